@@ -1,0 +1,168 @@
+"""The dynamic prompt sampler: History Resampling's pool, filtered by the curriculum's stage.
+
+An *epoch* is one pass over the eligible pool (pool prompts of the stage's domains); its order is a
+seeded permutation, or, for the ``weights``/``adaptive`` stage-2 mixtures, per-domain quotas drawn
+from per-domain permutations and shuffled together. The epoch ends lazily, when a draw finds the
+order exhausted: by then (in verl's synchronous schedule) the rewards of the epoch's last batch have
+been recorded, so History Resampling filters on complete information.
+
+Everything is driven by one ``numpy.random.Generator`` whose state is part of ``state_dict()``, so a
+run resumed from a checkpoint draws exactly what the uninterrupted run would have drawn.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from srpo.config import KNOWN_DOMAINS, SRPOConfig
+from srpo.curriculum import Curriculum, split_quota
+from srpo.history import EpochReport, HistoryResampling
+
+logger = logging.getLogger(__name__)
+
+
+class SRPOSampler:
+    """Draws dataset rows for the trainer.
+
+    Args:
+        prompt_ids: stable id per dataset row (``extra_info.prompt_id``).
+        domains: domain per dataset row (``extra_info.domain``: ``math`` or ``code``).
+        config: the validated ``srpo`` config.
+    """
+
+    def __init__(self, prompt_ids: Sequence[str], domains: Sequence[str], config: SRPOConfig) -> None:
+        self.config = config
+        self.domains = np.asarray([str(d) for d in domains], dtype=object)
+        unknown = sorted(set(self.domains) - set(KNOWN_DOMAINS))
+        if unknown:
+            raise ValueError(
+                f"training rows have unknown domain(s) {unknown}; known domains are {KNOWN_DOMAINS}"
+            )
+        present = set(self.domains)
+        for d in config.curriculum.stage1_domains:
+            if d not in present:
+                raise ValueError(
+                    f"srpo.curriculum.stage1_domains names {d!r} but the training files have no {d!r} rows"
+                )
+        self.history = HistoryResampling(prompt_ids, config.history, self.domains)
+        self.curriculum = Curriculum(config.curriculum)
+        self._rng = np.random.default_rng(config.seed)
+        self._order = np.empty(0, dtype=np.int64)
+        self._pos = 0
+        self._epoch_open = False
+        self.step = 0
+        self.reports: list[EpochReport] = []
+
+    def __len__(self) -> int:
+        return len(self.domains)
+
+    # ------------------------------------------------------------------ drawing
+    def set_step(self, step: int) -> None:
+        """Tell the sampler which global step the next draws are for (stage switches use it)."""
+        self.step = int(step)
+
+    def draw(self, count: int) -> list[int]:
+        """The next ``count`` dataset rows to roll out."""
+        rows: list[int] = []
+        while len(rows) < count:
+            if self._pos >= len(self._order):
+                self._close_epoch()
+            if self.curriculum.should_switch(self.step, self.history.epoch):
+                self._close_epoch()
+                self.curriculum.switch(self.step)
+                logger.info(
+                    "SRPO curriculum: stage 2 (%s) starts at step %d",
+                    self.curriculum.active_domains,
+                    self.step,
+                )
+            if not self._epoch_open:
+                self._open_epoch()
+            take = min(count - len(rows), len(self._order) - self._pos)
+            rows.extend(int(r) for r in self._order[self._pos : self._pos + take])
+            self._pos += take
+        return rows
+
+    def record(self, prompt_ids: Sequence[str], rewards: Sequence[float] | np.ndarray) -> None:
+        """Record rollout outcomes (see ``HistoryResampling.record``)."""
+        self.history.record(prompt_ids, rewards)
+
+    def _close_epoch(self) -> None:
+        if not self._epoch_open:
+            return
+        report = self.history.end_epoch()
+        self.reports.append(report)
+        self._epoch_open = False
+        self._order = np.empty(0, dtype=np.int64)
+        self._pos = 0
+        logger.info(report.summary())
+
+    def _open_epoch(self) -> None:
+        active = set(self.curriculum.active_domains)
+        in_stage = np.isin(self.domains, list(active))
+        eligible = np.flatnonzero(self.history.active & in_stage)
+        if len(eligible) == 0:
+            # Every prompt of the stage was dropped as too easy: start the stage's pool afresh
+            # rather than stall; the metric srpo/pool_size shows it.
+            logger.warning(
+                "SRPO: no prompt of domains %s left in the pool; re-admitting all of them", sorted(active)
+            )
+            self.history.active |= in_stage
+            self.history.dropped_epoch[in_stage] = -1
+            eligible = np.flatnonzero(in_stage)
+        self._order = self._epoch_order(eligible)
+        self._pos = 0
+        self._epoch_open = True
+
+    def _epoch_order(self, eligible: np.ndarray) -> np.ndarray:
+        by_domain = {d: eligible[self.domains[eligible] == d] for d in self.curriculum.active_domains}
+        counts = {d: len(rows) for d, rows in by_domain.items()}
+        shares = self.curriculum.mixture_shares(counts, self.history.informative_frac)
+        if self.curriculum.stage == 1 or self.config.curriculum.mixture == "size":
+            return self._rng.permutation(eligible)
+        quota = split_quota(shares, len(eligible))
+        parts = [self._cycle(by_domain[d], q) for d, q in sorted(quota.items()) if q > 0]
+        return self._rng.permutation(np.concatenate(parts)) if parts else self._rng.permutation(eligible)
+
+    def _cycle(self, rows: np.ndarray, count: int) -> np.ndarray:
+        """``count`` rows from fresh permutations of ``rows`` (repeats only once all were used)."""
+        reps = -(-count // len(rows))
+        return np.concatenate([self._rng.permutation(rows) for _ in range(reps)])[:count]
+
+    # ------------------------------------------------------------------ views
+    @property
+    def epoch(self) -> int:
+        return self.history.epoch
+
+    def metrics(self) -> dict[str, float]:
+        """``srpo/*`` metrics for verl's logger."""
+        out = self.history.metrics()
+        out["srpo/stage"] = float(self.curriculum.stage)
+        out["srpo/epoch_progress"] = self._pos / max(len(self._order), 1)
+        return out
+
+    # ------------------------------------------------------------------ checkpointing
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "history": self.history.state_dict(),
+            "curriculum": self.curriculum.state_dict(),
+            "rng": self._rng.bit_generator.state,
+            "order": self._order.tolist(),
+            "pos": self._pos,
+            "epoch_open": self._epoch_open,
+            "step": self.step,
+            "reports": [r.__dict__.copy() for r in self.reports],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.history.load_state_dict(state["history"])
+        self.curriculum.load_state_dict(state["curriculum"])
+        self._rng.bit_generator.state = state["rng"]
+        self._order = np.asarray(state["order"], dtype=np.int64)
+        self._pos = int(state["pos"])
+        self._epoch_open = bool(state["epoch_open"])
+        self.step = int(state["step"])
+        self.reports = [EpochReport(**r) for r in state["reports"]]

@@ -109,7 +109,9 @@ def test_epoch_switch_and_plateau_switch():
     sampler = SRPOSampler(IDS, DOMAINS, _cfg(switch_at="epoch", switch_epoch=1))
     _simulate(sampler, steps=5, batch=3)  # 12 math rows = epoch 0 (steps 1-4); step 5 opens epoch 1
     assert sampler.curriculum.stage == 2
-    plateau = SRPOSampler(IDS, DOMAINS, _cfg(switch_at="plateau", plateau_patience=2, switch_step=0))
+    plateau = SRPOSampler(
+        IDS, DOMAINS, _cfg(switch_at="plateau", plateau_patience=2, plateau_ema=0.0, switch_step=0)
+    )
     for acc in (0.1, 0.3, 0.3, 0.3):
         plateau.curriculum.observe(acc)
     plateau.set_step(5)

@@ -2,7 +2,22 @@
 
 verl imports every ``verl.plugins`` entry point when ``verl`` is imported, in every process (driver,
 Ray workers). Our entry point names this module, so each registration below is visible everywhere.
-verl swallows plug-in import errors (logged at debug level), so this module must stay import-safe.
+verl swallows plug-in import errors at debug level; here each registration is imported on its own and
+a failure is logged as a warning, so one broken part neither hides nor disables the others.
 """
 
-from srpo import advantage  # noqa: F401  registers algorithm.adv_estimator=srpo
+import importlib
+import logging
+
+logger = logging.getLogger(__name__)
+
+REGISTRATIONS = (
+    "srpo.advantage",  # algorithm.adv_estimator=srpo
+    "srpo.trainer",  # trainer.v1.trainer_mode=srpo
+)
+
+for _module in REGISTRATIONS:
+    try:
+        importlib.import_module(_module)
+    except Exception:  # a plug-in must never break `import verl`
+        logger.warning("srpo could not register %s with verl", _module, exc_info=True)

@@ -1,0 +1,171 @@
+"""SRPO inside verl's own v1 trainer: a registered ``PPOTrainerSync`` subclass.
+
+verl's synchronous trainer does the rollout, rewards, FSDP update, weight sync and checkpointing;
+this subclass adds only what SRPO needs, through the trainer's overridable methods:
+
+* ``_init_dataloader``: the prompt loader draws rows from ``SRPOSampler`` (History Resampling pool x
+  curriculum stage) instead of verl's random sampler. Its ``state_dict`` is the sampler's, so verl's
+  own checkpoint file (``data.pt``) carries the SRPO state and a resumed run draws exactly what the
+  uninterrupted run would have drawn.
+* ``on_step_begin``: tells the sampler the global step (for the stage switch).
+* ``_compute_advantage``: after verl computed the advantage, records each rollout's outcome against
+  its prompt (History Resampling), feeds the curriculum's plateau detector, and adds ``srpo/*``
+  metrics.
+
+Selected with ``trainer.v1.trainer_mode=srpo`` in any verl run that imports ``srpo`` (our
+``verl.plugins`` entry point does). It runs verl's synchronous schedule.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import transfer_queue as tq
+from omegaconf import OmegaConf
+from verl.trainer.ppo.v1.trainer_base import register_trainer
+from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
+from verl.utils.dataset.rl_dataset import collate_fn
+
+from srpo.config import load_srpo_config
+from srpo.history import zero_variance_group_fraction
+from srpo.sampler import SRPOSampler
+
+logger = logging.getLogger(__name__)
+
+TRAINER_NAME = "srpo"
+
+
+class SRPOPromptLoader:
+    """Endless loader of collated prompt batches drawn by an ``SRPOSampler``.
+
+    verl's trainer only iterates it, and saves/loads its ``state_dict`` in the checkpoint.
+    """
+
+    def __init__(self, dataset: Any, sampler: SRPOSampler, batch_size: int) -> None:
+        self.dataset = dataset
+        self.sampler = sampler
+        self.batch_size = batch_size
+
+    def __iter__(self) -> Iterator[dict]:
+        while True:
+            rows = self.sampler.draw(self.batch_size)
+            yield collate_fn([self.dataset[r] for r in rows])
+
+    def __len__(self) -> int:
+        return max(len(self.sampler.history.pool_rows) // self.batch_size, 1)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"srpo_sampler": self.sampler.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "srpo_sampler" not in state:
+            raise ValueError(
+                "this checkpoint's data.pt was not written by the SRPO trainer "
+                "(no 'srpo_sampler' state); resume it with the trainer that wrote it"
+            )
+        self.sampler.load_state_dict(state["srpo_sampler"])
+
+
+def dataset_prompt_ids_and_domains(dataset: Any) -> tuple[list[str], list[str]]:
+    """``extra_info.prompt_id`` and ``extra_info.domain`` of every row verl kept, in dataset order."""
+    infos = dataset.dataframe["extra_info"]
+    ids, domains = [], []
+    for i, info in enumerate(infos):
+        info = info or {}
+        if "prompt_id" not in info or "domain" not in info:
+            raise ValueError(
+                f"training row {i} lacks extra_info.prompt_id / extra_info.domain, which SRPO needs "
+                "(see docs/data_format.md; the scripts in scripts/ write them)"
+            )
+        ids.append(str(info["prompt_id"]))
+        domains.append(str(info["domain"]))
+    return ids, domains
+
+
+@register_trainer(TRAINER_NAME)
+class SRPOTrainer(PPOTrainerSync):
+    """verl's synchronous PPO trainer with SRPO's History Resampling and two-stage curriculum."""
+
+    # verl branches on ``trainer_mode == "sync"`` (replay buffer, refill, checkpoint contents). The
+    # configured name is "srpo" (it selects this class); the schedule is verl's synchronous one.
+    @property
+    def trainer_mode(self) -> str:
+        return "sync"
+
+    @trainer_mode.setter
+    def trainer_mode(self, _configured_name: str) -> None:
+        pass
+
+    def _init_dataloader(self) -> None:
+        super()._init_dataloader()
+        srpo_node = OmegaConf.select(self.config, "srpo")
+        self.srpo_config = load_srpo_config(srpo_node)
+        ids, domains = dataset_prompt_ids_and_domains(self.train_dataset)
+        self.srpo_sampler = SRPOSampler(ids, domains, self.srpo_config)
+        self._srpo_reported_epochs = 0
+        gen_batch_size = self.config.data.get("gen_batch_size", None) or self.config.data.train_batch_size
+        self.train_dataloader = SRPOPromptLoader(self.train_dataset, self.srpo_sampler, gen_batch_size)
+        self.train_dataloader_it = None
+
+    def on_step_begin(self) -> None:
+        super().on_step_begin()
+        self.srpo_sampler.set_step(self.global_steps)
+
+    def _compute_advantage(self, batch, metrics: dict):
+        batch = super()._compute_advantage(batch, metrics=metrics)
+        self._record_outcomes(batch, metrics)
+        return batch
+
+    def _record_outcomes(self, batch, metrics: dict) -> None:
+        """Feed each rollout's outcome to History Resampling and the curriculum; add metrics."""
+        reward_key = self.srpo_config.history.reward_key
+        data = tq.kv_batch_get(
+            keys=batch.keys,
+            partition_id=batch.partition_id,
+            select_fields=["uid", "rm_scores", "extra_fields", "extra_info"],
+        )
+        uids = [str(u) for u in _plain_list(data["uid"])]
+        infos = [_unwrap(v) or {} for v in _plain_list(data["extra_info"])]
+        scores = np.array([float(s.sum()) for s in _plain_list(data["rm_scores"])], dtype=np.float64)
+        if reward_key == "score":
+            signal = scores
+        else:
+            extras = [
+                (_unwrap(v) or {}).get("reward_extra_info", {}) for v in _plain_list(data["extra_fields"])
+            ]
+            missing = [i for i, e in enumerate(extras) if reward_key not in e]
+            if missing:
+                raise RuntimeError(
+                    f"srpo.history.reward_key={reward_key!r} is not among the reward function's outputs "
+                    f"(got {sorted(extras[missing[0]])}); set it to one of those or to 'score'"
+                )
+            signal = np.array([float(e[reward_key]) for e in extras], dtype=np.float64)
+        prompt_ids = [str(info.get("prompt_id")) for info in infos]
+        domains = [str(info.get("domain")) for info in infos]
+        self.srpo_sampler.record(prompt_ids, signal)
+
+        stage1 = set(self.srpo_config.curriculum.stage1_domains)
+        in_stage1 = np.array([d in stage1 for d in domains])
+        if self.srpo_sampler.curriculum.stage == 1 and in_stage1.any():
+            self.srpo_sampler.curriculum.observe(float(signal[in_stage1].mean()))
+
+        metrics.update(self.srpo_sampler.metrics())
+        metrics["srpo/zero_adv_group_frac"] = zero_variance_group_fraction(uids, scores)
+        for domain in sorted(set(domains)):
+            mask = np.array([d == domain for d in domains])
+            metrics[f"srpo/{reward_key}/{domain}"] = float(signal[mask].mean())
+        for report in self.srpo_sampler.reports[self._srpo_reported_epochs :]:
+            print(report.summary(), flush=True)
+        self._srpo_reported_epochs = len(self.srpo_sampler.reports)
+
+
+def _plain_list(value: Any) -> list:
+    """TransferQueue returns fields as lists, NonTensorStacks, arrays or nested tensors."""
+    return value.tolist() if isinstance(value, np.ndarray) else list(value)
+
+
+def _unwrap(value: Any) -> Any:
+    return getattr(value, "data", value)

@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 DEFAULT_IMAGE = "srpo-sandbox:py3"
@@ -117,11 +117,15 @@ class TestSpec:
         want = {"stdio": StdioCase, "call": CallCase, "assert": AssertCase}[self.format]
         for i, case in enumerate(self.cases):
             if not isinstance(case, want):
-                raise BadTestSpec(f"test spec: case {i} is {type(case).__name__}, format {self.format} needs {want.__name__}")
+                raise BadTestSpec(
+                    f"test spec: case {i} is {type(case).__name__}, format {self.format} needs {want.__name__}"
+                )
         if self.compare not in ("tokens", "exact"):
             raise BadTestSpec(f"test spec: unknown compare mode {self.compare!r} (expected tokens or exact)")
         if self.format == "call" and not (self.fn_name and self.fn_name.isidentifier()):
-            raise BadTestSpec(f"test spec: format call needs 'fn_name' to be a Python identifier, got {self.fn_name!r}")
+            raise BadTestSpec(
+                f"test spec: format call needs 'fn_name' to be a Python identifier, got {self.fn_name!r}"
+            )
         if self.language != "python":
             raise BadTestSpec(f"test spec: language {self.language!r} is not supported yet (only python)")
         if self.time_limit_s is not None and not (math.isfinite(self.time_limit_s) and self.time_limit_s > 0):
@@ -169,7 +173,9 @@ class TestSpec:
             else:
                 raise BadTestSpec(f"test spec: unknown format {fmt!r} (expected stdio, call or assert)")
         time_limit = d.get("time_limit_s")
-        if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, int | float)):
+        if time_limit is not None and (
+            isinstance(time_limit, bool) or not isinstance(time_limit, int | float)
+        ):
             raise BadTestSpec(f"test spec: time_limit_s must be a number, got {time_limit!r}")
         memory = d.get("memory_mb")
         if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int)):
@@ -214,7 +220,7 @@ class TestSpec:
 # ---------------------------------------------------------------- results
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     """Outcome of one test case."""
 
     PASSED = "passed"
@@ -305,7 +311,14 @@ class SandboxConfig:
     def __post_init__(self) -> None:
         if self.backend not in ("docker", "local"):
             raise ValueError(f"SandboxConfig.backend must be 'docker' or 'local', got {self.backend!r}")
-        for name in ("pool_size", "memory_mb", "output_limit_bytes", "pids_limit", "workdir_mb", "recycle_after"):
+        for name in (
+            "pool_size",
+            "memory_mb",
+            "output_limit_bytes",
+            "pids_limit",
+            "workdir_mb",
+            "recycle_after",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"SandboxConfig.{name} must be >= 1, got {getattr(self, name)!r}")
         if self.max_concurrency is not None and self.max_concurrency < 1:

@@ -1,0 +1,198 @@
+"""Source records -> validated, de-duplicated verl rows, with an account of every record.
+
+Each input record ends up in exactly one place: kept, rejected (with a reason code and detail), or
+dropped as a duplicate (of an earlier record of this input, or of a row in another split's file).
+The report's totals therefore always add up to the input's size: nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from srpo.data.formats import SourceFormat
+from srpo.data.problem import ConvertOptions, RecordRejected
+from srpo.data.readers import SourceRecord
+from srpo.data.rows import ROW_ARROW_SCHEMA, DataRowError, iter_parquet_rows, validate_row
+from srpo.data.templates import PromptTemplate, TemplateError
+from srpo.data.text import make_prompt_id, text_hash
+
+
+@dataclass(frozen=True)
+class Rejection:
+    index: int
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    index: int
+    of: str  # "record <i>" (same input) or the path of the other split's file
+
+
+@dataclass
+class PrepareReport:
+    source: str
+    format: str
+    split: str
+    total: int = 0
+    kept: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    duplicates_in_split: list[Duplicate] = field(default_factory=list)
+    duplicates_other_split: list[Duplicate] = field(default_factory=list)
+
+    def rejected_by_reason(self) -> dict[str, int]:
+        return dict(sorted(Counter(r.reason for r in self.rejected).items()))
+
+    def accounted(self) -> int:
+        return (
+            self.kept + len(self.rejected) + len(self.duplicates_in_split) + len(self.duplicates_other_split)
+        )
+
+    def summary(self, examples_per_reason: int = 3) -> str:
+        lines = [
+            f"{self.source} ({self.format}, split {self.split}): {self.total} records",
+            f"  kept: {self.kept}",
+            f"  rejected: {len(self.rejected)}",
+        ]
+        for reason, count in self.rejected_by_reason().items():
+            lines.append(f"    {reason}: {count}")
+            for r in [r for r in self.rejected if r.reason == reason][:examples_per_reason]:
+                lines.append(f"      record {r.index}: {r.detail}")
+        lines.append(f"  duplicates within this input: {len(self.duplicates_in_split)}")
+        lines.append(f"  duplicates of another split: {len(self.duplicates_other_split)}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["rejected_by_reason"] = self.rejected_by_reason()
+        return data
+
+
+def _prompt_key(messages: Sequence[Mapping[str, Any]]) -> str:
+    """Fallback de-duplication key for files without ``problem_hash``: the last user message."""
+    users = [m.get("content", "") for m in messages if m.get("role") == "user"]
+    return "prompt:" + text_hash(users[-1] if users else "")
+
+
+def reference_keys(paths: Sequence[str | Path]) -> dict[str, str]:
+    """De-duplication keys of other splits' verl parquet files, each mapped to its file's path.
+
+    Rows written by this package are matched on ``extra_info.problem_hash`` (the normalised problem
+    text, independent of the prompt template); every row also on its normalised last user message.
+    """
+    keys: dict[str, str] = {}
+    for path in paths:
+        for row in iter_parquet_rows(path):
+            extra = row.get("extra_info") or {}
+            if extra.get("problem_hash"):
+                keys.setdefault("problem:" + extra["problem_hash"], str(path))
+            prompt = row.get("prompt")
+            if isinstance(prompt, list):
+                keys.setdefault(_prompt_key(prompt), str(path))
+    return keys
+
+
+def convert_records(
+    records: Iterable[SourceRecord],
+    fmt: SourceFormat,
+    template: PromptTemplate,
+    *,
+    source: str,
+    split: str = "train",
+    options: ConvertOptions | None = None,
+    reference: Mapping[str, str] | None = None,
+) -> tuple[list[dict[str, Any]], PrepareReport]:
+    """Convert, render, validate and de-duplicate; return the kept rows (input order) and the report."""
+    if template.domain != fmt.domain:
+        raise TemplateError(
+            f"template {template.name!r} is for {template.domain}, format {fmt.name!r} is {fmt.domain}"
+        )
+    options = options or ConvertOptions()
+    reference = reference or {}
+    report = PrepareReport(source=source, format=fmt.name, split=split)
+    rows: list[dict[str, Any]] = []
+    first_seen: dict[str, int] = {}
+
+    for record in records:
+        report.total += 1
+        if record.data is None:
+            report.rejected.append(Rejection(record.index, "unreadable_record", record.error or "unreadable"))
+            continue
+        try:
+            problem = fmt.convert(record.data, options)
+            messages = template.render(problem)
+        except RecordRejected as exc:
+            report.rejected.append(Rejection(record.index, exc.reason, exc.detail))
+            continue
+        except TemplateError as exc:
+            report.rejected.append(Rejection(record.index, "template_error", str(exc)))
+            continue
+
+        problem_hash = text_hash(problem.problem)
+        row = {
+            "data_source": fmt.data_source,
+            "prompt": messages,
+            "ability": fmt.domain,
+            "reward_model": {"style": "rule", "ground_truth": problem.ground_truth},
+            "extra_info": {
+                "prompt_id": make_prompt_id(fmt.data_source, problem_hash),
+                "domain": fmt.domain,
+                "split": split,
+                "index": record.index,
+                "difficulty": problem.difficulty,
+                "source_id": problem.source_id,
+                "problem_hash": problem_hash,
+            },
+        }
+        try:
+            validate_row(row, f"{source} record {record.index}")
+        except DataRowError as exc:
+            report.rejected.append(Rejection(record.index, "invalid_row", str(exc)))
+            continue
+
+        if problem_hash in first_seen:
+            report.duplicates_in_split.append(Duplicate(record.index, f"record {first_seen[problem_hash]}"))
+            continue
+        other = reference.get("problem:" + problem_hash) or reference.get(_prompt_key(messages))
+        if other is not None:
+            report.duplicates_other_split.append(Duplicate(record.index, other))
+            continue
+        first_seen[problem_hash] = record.index
+        rows.append(row)
+        report.kept += 1
+    return rows, report
+
+
+def write_rows(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
+    """Write rows as parquet with the fixed row schema; atomically, so a crash leaves no half file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pylist(list(rows), schema=ROW_ARROW_SCHEMA)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def write_report(report: PrepareReport, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(report.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+__all__ = [
+    "Duplicate",
+    "PrepareReport",
+    "Rejection",
+    "convert_records",
+    "reference_keys",
+    "write_report",
+    "write_rows",
+]

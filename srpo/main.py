@@ -1,0 +1,51 @@
+"""``python -m srpo.main [key=value ...]``: train with SRPO through verl's own trainer.
+
+With no arguments it runs ``configs/embedded.yaml`` (a small model, bundled tasks, CPU). Any other
+config in ``configs/`` is chosen with ``--config-name``, and every key can be overridden Hydra-style,
+e.g. ``python -m srpo.main --config-name srpo actor_rollout_ref.model.path=/models/qwen``.
+
+The run itself is verl's: ``run_ppo`` with verl's ``TaskRunnerV1``, which builds the trainer named
+by ``trainer.v1.trainer_mode`` (``srpo``, registered by our ``verl.plugins`` entry point). This
+module adds start-up checks that fail fast with one clear message (``srpo.preflight``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from srpo.preflight import PreflightError, run_preflight
+
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+DEFAULT_CONFIG = "embedded"
+
+
+def train(config: DictConfig) -> None:
+    """Check the config, then hand it to verl's PPO runner."""
+    run_preflight(config)
+    from verl.trainer.main_ppo import TaskRunnerV1, run_ppo
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import validate_config
+    from verl.utils.device import auto_set_device
+
+    auto_set_device(config)
+    validate_config(
+        config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config)
+    )
+    run_ppo(config, task_runner_class=TaskRunnerV1)
+
+
+@hydra.main(config_path=CONFIG_DIR, config_name=DEFAULT_CONFIG, version_base=None)
+def main(config: DictConfig) -> None:
+    try:
+        train(config)
+    except PreflightError as err:
+        print(f"srpo: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

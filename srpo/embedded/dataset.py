@@ -1,0 +1,131 @@
+"""Generate a family's fixed train / held-out splits and write them as verl-format parquet.
+
+Rows follow docs/data_format.md. Questions are de-duplicated and assigned to a split by a hash of
+their text (``problem.split_of``), so the splits are disjoint by construction and a held-out question
+stays held out under every seed; the seed only decides which questions are drawn and in what order.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from srpo.embedded.arith import make_arith
+from srpo.embedded.codegen import make_codegen
+from srpo.embedded.problem import FAMILIES, SPLITS, Problem, check_level, split_of
+
+DATA_SOURCES = {"arith": "srpo/arith", "codegen": "srpo/codegen"}
+TEST_PERCENT = 20
+_MAKERS = {"arith": make_arith, "codegen": make_codegen}
+
+ROW_SCHEMA = pa.schema(
+    [
+        pa.field("data_source", pa.string(), nullable=False),
+        pa.field(
+            "prompt",
+            pa.list_(pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())])),
+            nullable=False,
+        ),
+        pa.field("ability", pa.string(), nullable=False),
+        pa.field(
+            "reward_model",
+            pa.struct([pa.field("style", pa.string()), pa.field("ground_truth", pa.string())]),
+            nullable=False,
+        ),
+        pa.field(
+            "extra_info",
+            pa.struct(
+                [
+                    pa.field("prompt_id", pa.string()),
+                    pa.field("domain", pa.string()),
+                    pa.field("split", pa.string()),
+                    pa.field("index", pa.int64()),
+                    pa.field("difficulty", pa.string()),
+                ]
+            ),
+            nullable=False,
+        ),
+    ]
+)
+
+
+def _check_family(family: str) -> str:
+    if family not in FAMILIES:
+        raise ValueError(f"unknown task family {family!r}; expected one of {sorted(FAMILIES)}")
+    return family
+
+
+def generate(family: str, split: str, count: int, levels: Sequence[int], seed: int) -> list[Problem]:
+    """``count`` distinct problems of one split, levels drawn uniformly from ``levels``.
+
+    Fails with a clear message when the levels cannot supply that many distinct questions.
+    """
+    _check_family(family)
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+    if count < 1:
+        raise ValueError(f"count must be positive, got {count}")
+    if not levels:
+        raise ValueError("levels must name at least one difficulty level")
+    levels = [check_level(level) for level in levels]
+    # The split name is part of the stream's seed so the two splits are drawn independently.
+    rng = random.Random(f"{family}:{split}:{seed}")
+    seen: set[str] = set()
+    problems: list[Problem] = []
+    max_draws = 100 * count + 10_000  # many draws bringing nothing new: the question space is used up
+    for _ in range(max_draws):
+        problem = _MAKERS[family](rng, rng.choice(levels))
+        if problem.question in seen or split_of(problem.question, TEST_PERCENT) != split:
+            continue
+        seen.add(problem.question)
+        problems.append(problem)
+        if len(problems) == count:
+            return problems
+    raise ValueError(
+        f"{family} levels {levels} hold fewer than {count} distinct {split} questions "
+        f"(found {len(problems)} in {max_draws} draws); ask for fewer or add levels"
+    )
+
+
+def to_row(problem: Problem, split: str, index: int) -> dict[str, Any]:
+    """One verl-format row (docs/data_format.md) for a problem."""
+    return {
+        "data_source": DATA_SOURCES[problem.family],
+        "prompt": [{"role": "user", "content": problem.question}],
+        "ability": problem.domain,
+        "reward_model": {"style": "rule", "ground_truth": problem.ground_truth},
+        "extra_info": {
+            "prompt_id": problem.prompt_id,
+            "domain": problem.domain,
+            "split": split,
+            "index": index,
+            "difficulty": str(problem.level),
+        },
+    }
+
+
+def write_parquet(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    """Write rows with the fixed schema above (so files of both families can be concatenated)."""
+    if not rows:
+        raise ValueError(f"refusing to write an empty dataset to {path}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=ROW_SCHEMA), str(path))
+    return path
+
+
+def write_family(
+    family: str, out_dir: str | Path, n_train: int, n_test: int, levels: Sequence[int], seed: int
+) -> dict[str, Path]:
+    """Write ``<out_dir>/<family>_train.parquet`` and ``<family>_test.parquet``; return their paths."""
+    paths = {}
+    for split, count in (("train", n_train), ("test", n_test)):
+        problems = generate(family, split, count, levels, seed)
+        rows = [to_row(p, split, i) for i, p in enumerate(problems)]
+        paths[split] = write_parquet(rows, Path(out_dir) / f"{family}_{split}.parquet")
+    return paths

@@ -1,0 +1,188 @@
+"""Code accuracy: extract the program from a response and run it against the row's tests.
+
+One sandbox per process, started on first use and closed at exit. Whole rollout batches go through
+the sandbox's ``run_batch`` in one call; single calls (verl's per-sample reward managers call the
+reward function from many executor threads at once) are coalesced by a small batcher so that they,
+too, reach the sandbox as batches.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import os
+import queue
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+from sandbox import BadTestSpec, RunResult, SandboxConfig, TestSpec, make_sandbox
+
+_FENCE = re.compile(
+    r"^[ \t]*(`{3,}|~{3,})[ \t]*([^\s`]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.DOTALL | re.MULTILINE
+)
+
+
+def extract_program(response: str, fence_tags: Sequence[str], require_fence: bool = True) -> str | None:
+    """The last complete fenced block whose info string is one of ``fence_tags`` (``""``: untagged).
+
+    Without such a block: the whole response when ``require_fence`` is False, else None.
+    """
+    accepted = {t.lower() for t in fence_tags}
+    program = None
+    for match in _FENCE.finditer(response):
+        if match.group(2).lower() in accepted:
+            program = match.group(3)
+    if program is not None and program.strip():
+        return program
+    if not require_fence and response.strip():
+        return response
+    return None
+
+
+def program_digest(program: str) -> str:
+    """A short stable id of a program (the ``pred`` that verl's majority vote groups on)."""
+    return "code:" + hashlib.sha1(program.strip().encode("utf-8", "replace")).hexdigest()[:12]
+
+
+def parse_test_spec(ground_truth: Any, row: str) -> TestSpec:
+    """The row's test spec; a clear error naming ``row`` when it is missing or malformed."""
+    if ground_truth is None or (isinstance(ground_truth, str) and not ground_truth.strip()):
+        raise ValueError(f"{row}: code row has no test spec in reward_model.ground_truth")
+    try:
+        if isinstance(ground_truth, Mapping):
+            return TestSpec.from_dict(ground_truth)
+        if isinstance(ground_truth, str | bytes):
+            return TestSpec.from_json(ground_truth)
+    except BadTestSpec as exc:
+        raise ValueError(f"{row}: unparsable code test spec: {exc}") from exc
+    raise ValueError(f"{row}: code test spec must be a JSON string, got {type(ground_truth).__name__}")
+
+
+def code_accuracy(result: RunResult, partial_credit: bool) -> tuple[float, str]:
+    """``(acc, reason)``: 1/0 on all tests passing (paper), or the fraction passed."""
+    if result.all_passed:
+        return 1.0, "all_passed"
+    counts = Counter(str(t.verdict) for t in result.tests if not t.passed)
+    failed = ", ".join(f"{verdict} x{n}" for verdict, n in sorted(counts.items()))
+    reason = f"passed {sum(t.passed for t in result.tests)}/{len(result.tests)}: {failed or 'no tests run'}"
+    return (result.fraction_passed if partial_credit else 0.0), reason
+
+
+class _Coalescer:
+    """Gathers single ``(program, spec)`` submissions from many threads into ``run_batch`` calls."""
+
+    def __init__(
+        self,
+        run_batch: Callable[[list[tuple[str, TestSpec]]], list[RunResult]],
+        window_s: float,
+        max_batch: int,
+    ):
+        self._run_batch = run_batch
+        self._window_s = window_s
+        self._max_batch = max_batch
+        self._queue: queue.Queue[tuple[str, TestSpec, Future]] = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name="srpo-code-batcher", daemon=True)
+        self._thread.start()
+
+    def submit(self, program: str, spec: TestSpec) -> Future:
+        future: Future = Future()
+        self._queue.put((program, spec, future))
+        return future
+
+    def _loop(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            deadline = time.monotonic() + self._window_s
+            while len(batch) < self._max_batch:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(self._queue.get(timeout=remaining))
+                except queue.Empty:
+                    break
+            try:
+                results = self._run_batch([(p, s) for p, s, _ in batch])
+                for (_, _, future), result in zip(batch, results, strict=True):
+                    future.set_result(result)
+            except BaseException as exc:  # hand the failure to every waiting caller
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+
+
+class CodeGrader:
+    """A lazily started sandbox plus the batcher in front of it."""
+
+    def __init__(self, sandbox_opts: Mapping[str, Any], window_s: float = 0.02, max_batch: int = 256) -> None:
+        try:
+            self._sandbox_config = SandboxConfig(**dict(sandbox_opts))
+        except TypeError as exc:
+            raise ValueError(
+                f"reward config key 'code.sandbox' has an unknown SandboxConfig field: {exc}"
+            ) from exc
+        self._window_s = window_s
+        self._max_batch = max_batch
+        self._sandbox: Any = None
+        self._coalescer: _Coalescer | None = None
+        self._lock = threading.Lock()
+
+    def _started(self) -> Any:
+        with self._lock:
+            if self._sandbox is None:
+                self._sandbox = make_sandbox(self._sandbox_config)
+            return self._sandbox
+
+    def run_batch(self, items: Sequence[tuple[str, TestSpec]]) -> list[RunResult]:
+        """Run every program against its spec in one sandbox batch."""
+        if not items:
+            return []
+        return self._started().run_batch(list(items))
+
+    def run_one(self, program: str, spec: TestSpec) -> RunResult:
+        """Run one program; concurrent callers share sandbox batches."""
+        with self._lock:
+            if self._coalescer is None:
+                self._coalescer = _Coalescer(self.run_batch, self._window_s, self._max_batch)
+            coalescer = self._coalescer
+        return coalescer.submit(program, spec).result()
+
+    def close(self) -> None:
+        with self._lock:
+            sandbox, self._sandbox = self._sandbox, None
+        if sandbox is not None:
+            sandbox.close()
+
+
+_graders: dict[str, CodeGrader] = {}
+_graders_lock = threading.Lock()
+_graders_pid = os.getpid()
+
+
+def shared_grader(sandbox_opts: Mapping[str, Any], window_s: float, max_batch: int) -> CodeGrader:
+    """The process-wide grader for these sandbox settings (one sandbox per process)."""
+    global _graders_pid
+    key = repr(sorted(dict(sandbox_opts).items())) + f"|{window_s}|{max_batch}"
+    with _graders_lock:
+        if _graders_pid != os.getpid():
+            _graders.clear()
+            _graders_pid = os.getpid()
+        grader = _graders.get(key)
+        if grader is None:
+            grader = _graders[key] = CodeGrader(sandbox_opts, window_s, max_batch)
+        return grader
+
+
+@atexit.register
+def close_shared_graders() -> None:
+    """Close every sandbox this process started."""
+    with _graders_lock:
+        graders = list(_graders.values()) if _graders_pid == os.getpid() else []
+        _graders.clear()
+    for grader in graders:
+        grader.close()

@@ -1,0 +1,256 @@
+"""verl entry points: ``compute_score`` (one response) and ``compute_score_batch`` (a rollout batch).
+
+Use from any verl run::
+
+    reward.custom_reward_function.path=pkg://reward_fns.dispatch
+    reward.custom_reward_function.name=compute_score
+    +reward.custom_reward_function.reward_kwargs.weights.format=0.2
+
+Every result is a dict with the same keys, whatever the domain (verl builds its per-sample arrays
+from the first result's keys): ``score`` (the scalar reward), ``acc`` (0..1; what DAPO's
+``filter_groups`` and History Resampling should read), ``format`` and ``language`` (1 = good),
+``pred`` (the extracted answer, or a program digest, for verl's majority-vote metrics),
+``reason`` (why: ``equal``, ``no_answer``, ``timeout``, ``passed 3/5: wrong_answer x2``...) and
+``verifier_timeout`` (1.0 when the math verifier hit its bound).
+
+A malformed row (no ground truth, unparsable test spec, unknown domain) raises ``ValueError`` naming
+the row; a hostile or broken *response* never raises, it scores 0 with a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from typing import Any
+
+from reward_fns.bounded import BoundedResult, shared_pool
+from reward_fns.code_reward import (
+    code_accuracy,
+    extract_program,
+    parse_test_spec,
+    program_digest,
+    shared_grader,
+)
+from reward_fns.config import RewardConfig, reward_config_from_kwargs
+from reward_fns.math_grade import grade_math_response, grade_text_parts
+
+#: Domain of the data sources we know, for rows whose ``extra_info`` has no ``domain``.
+KNOWN_SOURCES: dict[str, str] = {
+    "srpo/arith": "math",
+    "srpo/codegen": "code",
+    "gsm8k": "math",
+    "openai/gsm8k": "math",
+    "math": "math",
+    "lighteval/MATH": "math",
+    "DigitalLearningGmbH/MATH-lighteval": "math",
+    "HuggingFaceH4/MATH-500": "math",
+    "math500": "math",
+    "aime": "math",
+    "aime24": "math",
+    "aime25": "math",
+    "amc": "math",
+    "deepscaler": "math",
+    "agentica-org/DeepScaleR-Preview-Dataset": "math",
+    "BytedTsinghua-SIA/DAPO-Math-17k": "math",
+    "humaneval": "code",
+    "openai_humaneval": "code",
+    "openai/openai_humaneval": "code",
+    "mbpp": "code",
+    "livecodebench": "code",
+    "codecontests": "code",
+    "apps": "code",
+    "taco": "code",
+}
+
+DOMAINS = ("math", "code")
+RESULT_KEYS = ("score", "acc", "format", "language", "pred", "reason", "verifier_timeout")
+
+_config_cache: dict[str, RewardConfig] = {}
+_config_lock = threading.Lock()
+
+
+def _config(kwargs: Mapping[str, Any]) -> RewardConfig:
+    """The validated config for these reward_kwargs (parsed once per distinct value)."""
+    key = json.dumps(kwargs, sort_keys=True, default=repr)
+    with _config_lock:
+        cfg = _config_cache.get(key)
+    if cfg is None:
+        cfg = reward_config_from_kwargs(kwargs)
+        with _config_lock:
+            _config_cache[key] = cfg
+    return cfg
+
+
+def row_name(data_source: Any, extra_info: Mapping[str, Any] | None) -> str:
+    """How errors name a row: its data source plus prompt_id / index when present."""
+    info = extra_info or {}
+    ids = ", ".join(f"{k}={info[k]!r}" for k in ("prompt_id", "index", "split") if info.get(k) is not None)
+    return f"row(data_source={data_source!r}{', ' + ids if ids else ''})"
+
+
+def route(data_source: Any, extra_info: Mapping[str, Any] | None) -> str:
+    """``math`` or ``code``: ``extra_info["domain"]`` first, then :data:`KNOWN_SOURCES`."""
+    domain = (extra_info or {}).get("domain")
+    if domain is not None:
+        if domain not in DOMAINS:
+            raise ValueError(
+                f"{row_name(data_source, extra_info)}: extra_info.domain={domain!r} is not one of {DOMAINS}"
+            )
+        return str(domain)
+    known = KNOWN_SOURCES.get(str(data_source))
+    if known is None:
+        raise ValueError(
+            f"{row_name(data_source, extra_info)}: no extra_info.domain and data_source is not a known source; "
+            f"set extra_info.domain to 'math' or 'code' (known sources: {sorted(KNOWN_SOURCES)})"
+        )
+    return known
+
+
+def _math_ground_truth(ground_truth: Any, row: str) -> str:
+    if isinstance(ground_truth, bool) or ground_truth is None:
+        raise ValueError(f"{row}: math row has no reference answer in reward_model.ground_truth")
+    if isinstance(ground_truth, int | float):
+        return repr(ground_truth)
+    if not isinstance(ground_truth, str):
+        raise ValueError(f"{row}: math reference answer must be a string, got {type(ground_truth).__name__}")
+    if not ground_truth.strip():
+        raise ValueError(f"{row}: math row has an empty reference answer in reward_model.ground_truth")
+    return ground_truth
+
+
+def _result(
+    cfg: RewardConfig, acc: float, fmt: float, lang: float, pred: str, reason: str, timeout: bool
+) -> dict:
+    w = cfg.weights
+    score = w.accuracy * acc + w.format * fmt - w.language * (1.0 - lang)
+    return {
+        "score": float(score),
+        "acc": float(acc),
+        "format": float(fmt),
+        "language": float(lang),
+        "pred": pred,
+        "reason": reason,
+        "verifier_timeout": 1.0 if timeout else 0.0,
+    }
+
+
+def _math_opts(cfg: RewardConfig) -> dict[str, Any]:
+    opts = asdict(cfg.math)
+    opts["answer_patterns"] = list(cfg.math.answer_patterns)
+    return opts
+
+
+def _pool(cfg: RewardConfig):
+    return shared_pool(cfg.math_workers(), cfg.math.timeout_s, cfg.math.memory_mb)
+
+
+def _text_parts(cfg: RewardConfig, responses: Sequence[str], domain: str) -> list[dict[str, float]]:
+    """Format and language parts, bounded like everything that scans a response with regexes."""
+    template, lang = cfg.template_regex(domain), asdict(cfg.language)
+    results = _pool(cfg).map(grade_text_parts, [(r, template, lang) for r in responses])
+    return [r.value if r.ok else {"format": 0.0, "language": 0.0} for r in results]
+
+
+def _math_from_bounded(cfg: RewardConfig, response: str, bounded: BoundedResult) -> dict:
+    if bounded.ok:
+        v = bounded.value
+        return _result(cfg, v["acc"], v["format"], v["language"], v["pred"], v["reason"], False)
+    # the answer check overran (or failed): still grade format and language, on their own
+    parts = _text_parts(cfg, [response], "math")[0]
+    reason = bounded.reason if bounded.reason != "timeout" else f"timeout(>{cfg.math.timeout_s:g}s)"
+    return _result(cfg, 0.0, parts["format"], parts["language"], "", reason, bounded.reason == "timeout")
+
+
+def _grade_math_rows(cfg: RewardConfig, rows: Sequence[tuple[str, str]]) -> list[dict]:
+    template, lang, opts = cfg.template_regex("math"), asdict(cfg.language), _math_opts(cfg)
+    results = _pool(cfg).map(grade_math_response, [(resp, gt, opts, template, lang) for resp, gt in rows])
+    return [_math_from_bounded(cfg, resp, r) for (resp, _), r in zip(rows, results, strict=True)]
+
+
+def _grade_code_rows(cfg: RewardConfig, rows: Sequence[tuple[str, Any, str]], batched: bool) -> list[dict]:
+    """Code rows ``(response, ground_truth, row_name)``; specs are all checked before anything runs."""
+    specs = [parse_test_spec(gt, row) for _, gt, row in rows]
+    programs = [extract_program(resp, cfg.code.fence_tags, cfg.code.require_fence) for resp, _, _ in rows]
+    parts = _text_parts(cfg, [resp for resp, _, _ in rows], "code")
+    grader = shared_grader(cfg.code.sandbox, cfg.code.batch_window_s, cfg.code.max_batch)
+    todo = [i for i, p in enumerate(programs) if p is not None]
+    if batched:
+        run = grader.run_batch([(programs[i], specs[i]) for i in todo])
+    else:
+        run = [grader.run_one(programs[i], specs[i]) for i in todo]
+    by_row = dict(zip(todo, run, strict=True))
+    out = []
+    for i, program in enumerate(programs):
+        if program is None:
+            out.append(
+                _result(cfg, 0.0, parts[i]["format"], parts[i]["language"], "", "no_code_block", False)
+            )
+            continue
+        acc, reason = code_accuracy(by_row[i], cfg.code.partial_credit)
+        out.append(
+            _result(
+                cfg, acc, parts[i]["format"], parts[i]["language"], program_digest(program), reason, False
+            )
+        )
+    return out
+
+
+def compute_score(
+    data_source: str,
+    solution_str: str,
+    ground_truth: Any,
+    extra_info: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """SRPO reward of one response, with verl's custom reward function signature."""
+    cfg = _config(kwargs)
+    row = row_name(data_source, extra_info)
+    domain = route(data_source, extra_info)
+    if domain == "math":
+        return _grade_math_rows(cfg, [(solution_str, _math_ground_truth(ground_truth, row))])[0]
+    return _grade_code_rows(cfg, [(solution_str, ground_truth, row)], batched=False)[0]
+
+
+def compute_score_batch(
+    data_sources: Sequence[str],
+    solution_strs: Sequence[str],
+    ground_truths: Sequence[Any],
+    extra_infos: Sequence[Mapping[str, Any] | None] | None = None,
+    **kwargs: Any,
+) -> list[dict[str, Any]]:
+    """SRPO rewards of a whole batch (verl's batch reward manager signature), in input order.
+
+    Math rows are verified ``workers`` at a time while the code rows run as one sandbox batch.
+    """
+    n = len(solution_strs)
+    if not (len(data_sources) == len(ground_truths) == n) or (
+        extra_infos is not None and len(extra_infos) != n
+    ):
+        raise ValueError(
+            f"compute_score_batch: lengths differ (data_sources={len(data_sources)}, solution_strs={n}, "
+            f"ground_truths={len(ground_truths)}, extra_infos={None if extra_infos is None else len(extra_infos)})"
+        )
+    cfg = _config(kwargs)
+    infos = list(extra_infos) if extra_infos is not None else [None] * n
+    math_idx, code_idx = [], []
+    math_rows, code_rows = [], []
+    for i in range(n):
+        row = row_name(data_sources[i], infos[i])
+        if route(data_sources[i], infos[i]) == "math":
+            math_idx.append(i)
+            math_rows.append((solution_strs[i], _math_ground_truth(ground_truths[i], row)))
+        else:
+            code_idx.append(i)
+            code_rows.append((solution_strs[i], ground_truths[i], row))
+    results: list[dict[str, Any] | None] = [None] * n
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        code_future = ex.submit(_grade_code_rows, cfg, code_rows, True) if code_rows else None
+        for i, r in zip(math_idx, _grade_math_rows(cfg, math_rows), strict=True):
+            results[i] = r
+        if code_future is not None:
+            for i, r in zip(code_idx, code_future.result(), strict=True):
+                results[i] = r
+    return results  # type: ignore[return-value]

@@ -1,0 +1,59 @@
+"""What a verifier worker runs: one response's math accuracy, format and language parts.
+
+These functions take and return plain values (they cross a process boundary) and never raise on a
+bad response; the parent bounds their time and memory (:mod:`reward_fns.bounded`). Importing this
+module imports SymPy and the LaTeX parser, which is why the fork server preloads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from reward_fns.format_reward import format_ok
+from reward_fns.language import language_mix
+from reward_fns.math_answer import extract_answer, last_boxed
+from reward_fns.math_equiv import Tolerance, answers_equivalent, parse_latex
+
+parse_latex("0")  # warm the parser (ANTLR tables) in the fork server, not in each worker
+
+
+def grade_math_answer(response: str, ground_truth: str, math_opts: dict[str, Any]) -> dict[str, Any]:
+    """``{"acc", "pred", "reason"}`` for one math response against its reference answer."""
+    patterns: Sequence[str] = math_opts["answer_patterns"]
+    found = extract_answer(response, patterns, use_boxed=math_opts["use_boxed"])
+    if found is None:
+        return {"acc": 0.0, "pred": "", "reason": "no_answer"}
+    limit = math_opts["max_answer_chars"]
+    if len(found.text) > limit:
+        return {"acc": 0.0, "pred": found.text[:80], "reason": f"answer_too_long(>{limit} chars)"}
+    gold = last_boxed(ground_truth) or ground_truth
+    verdict = answers_equivalent(
+        found.text,
+        gold,
+        Tolerance(rel_tol=math_opts["rel_tol"], abs_tol=math_opts["abs_tol"]),
+        percent_as_fraction=math_opts["percent_as_fraction"],
+    )
+    return {"acc": 1.0 if verdict.equal else 0.0, "pred": found.text, "reason": verdict.reason}
+
+
+def grade_text_parts(response: str, template: str, language_opts: dict[str, Any]) -> dict[str, Any]:
+    """``{"format", "language"}``: template followed (1/0) and language consistent (1/0)."""
+    fmt = 1.0 if format_ok(response, template) else 0.0
+    if not language_opts["enabled"]:
+        return {"format": fmt, "language": 1.0}
+    mix = language_mix(response, language_opts["min_minority_units"], language_opts["min_minority_ratio"])
+    return {"format": fmt, "language": 0.0 if mix.mixed else 1.0}
+
+
+def grade_math_response(
+    response: str,
+    ground_truth: str,
+    math_opts: dict[str, Any],
+    template: str,
+    language_opts: dict[str, Any],
+) -> dict[str, Any]:
+    """All of a math response's parts in one worker round trip."""
+    parts = grade_text_parts(response, template, language_opts)
+    parts.update(grade_math_answer(response, ground_truth, math_opts))
+    return parts

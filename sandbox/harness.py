@@ -1,0 +1,166 @@
+"""Host side of a run: turn (program, spec) into a supervisor request, and its reply into verdicts.
+
+Expected outputs never leave the host: the supervisor reports what each case printed (or returned)
+and how it ended, and the comparison happens here, out of the program's reach.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from typing import Any
+
+from sandbox.api import CallCase, RunResult, SandboxConfig, StdioCase, TestResult, TestSpec, Verdict
+
+# Slack on top of the per-case limits before the host gives up on a supervisor reply.
+CASE_OVERHEAD_S = 3.0
+RUN_OVERHEAD_S = 10.0
+
+
+def time_limit(spec: TestSpec, config: SandboxConfig) -> float:
+    return spec.time_limit_s or config.time_limit_s
+
+
+def build_request(run_id: int, program: str, spec: TestSpec, config: SandboxConfig) -> dict[str, Any]:
+    """The supervisor request for one run; it carries case inputs only, never expected outputs."""
+    if spec.format == "stdio":
+        cases = [{"input": c.input} for c in spec.cases]  # type: ignore[union-attr]
+    elif spec.format == "call":
+        cases = [{"args": list(c.args), "kwargs": dict(c.kwargs)} for c in spec.cases]  # type: ignore[union-attr]
+    else:
+        cases = [{"code": c.code} for c in spec.cases]  # type: ignore[union-attr]
+    return {
+        "op": "run",
+        "id": run_id,
+        "format": spec.format,
+        "program": program,
+        "fn_name": spec.fn_name,
+        "cases": cases,
+        "time_limit_s": time_limit(spec, config),
+        "memory_mb": spec.memory_mb or config.memory_mb,
+        "output_limit": config.output_limit_bytes,
+        "nproc": config.pids_limit,
+        "stderr_tail": config.stderr_tail_bytes,
+    }
+
+
+def reply_deadline_s(spec: TestSpec, config: SandboxConfig) -> float:
+    """How long the host waits for a supervisor reply before treating the sandbox as broken."""
+    return len(spec.cases) * (time_limit(spec, config) + CASE_OVERHEAD_S) + RUN_OVERHEAD_S
+
+
+# ---------------------------------------------------------------- comparisons
+
+
+def _token_lines(text: str) -> list[list[str]]:
+    lines = [line.split() for line in text.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def stdout_matches(actual: str, expected: str, mode: str) -> bool:
+    """`tokens`: same whitespace-separated tokens line by line, trailing blank lines ignored."""
+    if mode == "exact":
+        return actual == expected
+    return _token_lines(actual) == _token_lines(expected)
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality of JSON values where booleans are not numbers (True != 1) and 1 == 1.0."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def _last_exception(stderr: str) -> str:
+    for line in reversed(stderr.strip().splitlines()):
+        if line and not line.startswith(" "):
+            return line
+    return ""
+
+
+def _short(value: Any, n: int = 120) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+# ---------------------------------------------------------------- judging
+
+
+def judge_case(spec: TestSpec, index: int, raw: dict[str, Any], config: SandboxConfig) -> TestResult:
+    """Verdict of one case from the supervisor's raw report."""
+    wall = float(raw.get("wall_s") or 0.0)
+    stderr = str(raw.get("stderr_tail") or "")
+    code = raw.get("exit_code")
+    status = raw.get("status")
+
+    def result(verdict: Verdict, detail: str) -> TestResult:
+        return TestResult(verdict, wall, stderr, detail, code)
+
+    if status == "error":
+        return result(Verdict.SANDBOX_ERROR, str(raw.get("message", "supervisor error")))
+    if status == "timeout":
+        return result(Verdict.TIME_LIMIT, f"killed after {time_limit(spec, config):g}s wall time")
+    if raw.get("signal") == signal.SIGXCPU:
+        return result(Verdict.TIME_LIMIT, "CPU time limit exceeded")
+    last = _last_exception(stderr)
+    if raw.get("oom") or last.startswith("MemoryError"):
+        return result(
+            Verdict.MEMORY_LIMIT, f"memory limit of {spec.memory_mb or config.memory_mb} MB exceeded"
+        )
+    if int(raw.get("stdout_size") or 0) > config.output_limit_bytes or "[Errno 27] File too large" in stderr:
+        return result(Verdict.OUTPUT_LIMIT, f"output limit of {config.output_limit_bytes} bytes exceeded")
+    if status == "signaled":
+        name = (
+            signal.Signals(raw["signal"]).name
+            if raw.get("signal") in signal.valid_signals()
+            else raw.get("signal")
+        )
+        return result(Verdict.RUNTIME_ERROR, f"killed by signal {name}")
+    if code != 0:
+        if spec.format == "assert" and last.startswith("AssertionError"):
+            return result(Verdict.WRONG_ANSWER, last)
+        return result(Verdict.RUNTIME_ERROR, last or f"exit code {code}")
+
+    case = spec.cases[index]
+    if spec.format == "stdio":
+        assert isinstance(case, StdioCase)
+        out = str(raw.get("stdout") or "")
+        if stdout_matches(out, case.output, spec.compare):
+            return result(Verdict.PASSED, "")
+        return result(Verdict.WRONG_ANSWER, f"expected {_short(case.output)}, got {_short(out)}")
+    if spec.format == "call":
+        assert isinstance(case, CallCase)
+        try:
+            reply = json.loads(raw.get("result") or "")
+        except ValueError:
+            return result(Verdict.RUNTIME_ERROR, "the program exited before the function returned")
+        if "unserializable" in reply:
+            return result(Verdict.WRONG_ANSWER, f"return value is not JSON: {reply['unserializable']}")
+        expected = json.loads(json.dumps(case.expected))
+        if json_equal(reply.get("value"), expected):
+            return result(Verdict.PASSED, "")
+        return result(Verdict.WRONG_ANSWER, f"expected {_short(expected)}, got {_short(reply.get('value'))}")
+    if raw.get("result") == "ok":
+        return result(Verdict.PASSED, "")
+    return result(Verdict.RUNTIME_ERROR, "the program exited before the test finished")
+
+
+def judge_run(spec: TestSpec, reply: dict[str, Any], config: SandboxConfig) -> RunResult:
+    """All verdicts of one run; a reply with the wrong number of cases is a sandbox error."""
+    raws = reply.get("cases")
+    if reply.get("op") != "result" or not isinstance(raws, list) or len(raws) != len(spec.cases):
+        return sandbox_error_run(spec, f"malformed supervisor reply: {str(reply)[:300]}")
+    return RunResult([judge_case(spec, i, raw, config) for i, raw in enumerate(raws)])
+
+
+def sandbox_error_run(spec: TestSpec, detail: str, wall_s: float = 0.0) -> RunResult:
+    """Every case of a run marked as a sandbox error (the program's fault or not, it has no verdict)."""
+    return RunResult([TestResult(Verdict.SANDBOX_ERROR, wall_s, "", detail) for _ in spec.cases])

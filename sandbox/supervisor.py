@@ -1,0 +1,341 @@
+"""In-sandbox supervisor: runs each test case in a fresh interpreter and reports raw outcomes.
+
+This file is shipped verbatim into the sandbox (`python3 -I -c <source>`), so it uses the standard
+library only and imports nothing from the package. It is the container's PID 1 (or PID 1 of a
+private PID namespace for the local backend): that makes it immune to signals sent by the programs
+it runs, and lets `kill(-1, SIGKILL)` remove every process a run left behind.
+
+Protocol: one JSON object per line on stdin, one JSON object per line on stdout.
+  {"op": "ping"}                      -> {"op": "pong", ...}
+  {"op": "run", "id": ..., ...}       -> {"op": "result", "id": ..., "cases": [...], "dirty": bool}
+The supervisor never sees expected outputs: it returns what each case printed and how it ended,
+and the host judges. Verdicts are therefore out of the programs' reach.
+"""
+
+import contextlib
+import ctypes
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+WORK_ROOT = os.environ.get("SRPO_SANDBOX_WORK") or "/work"
+IS_INIT = os.getpid() == 1
+
+
+def _is_real_root() -> bool:
+    """Root of the initial user namespace (local backend run as root), not root of a private one."""
+    try:
+        with open("/proc/self/uid_map") as f:
+            return os.getuid() == 0 and f.read().split() == ["0", "0", "4294967295"]
+    except OSError:
+        return False
+
+
+DROP_TO_UID = 65534 if _is_real_root() else None  # the local backend run as root runs programs as nobody
+
+# Runs call-based and assert-based cases: the candidate and the test share one interpreter.
+# fd 3 is a file only the host reads back; the marker is written after the test finished, so a
+# program that exits early (sys.exit, os._exit) cannot look like a pass.
+RUNNER = r"""
+import json, os, sys
+mode = sys.argv[1]
+out = os.fdopen(3, "w")
+with open("prog.py", encoding="utf-8") as f:
+    src = f.read()
+g = {"__name__": "__main__" if mode == "assert" else "solution", "__builtins__": __builtins__}
+code = compile(src, "prog.py", "exec")
+try:
+    exec(code, g)
+except SystemExit as e:
+    sys.stderr.write("SystemExit(%r) raised while the program was being defined\n" % (e.code,))
+    sys.stderr.flush()
+    os._exit(1)
+if mode == "assert":
+    with open("test.py", encoding="utf-8") as f:
+        test = compile(f.read(), "test.py", "exec")
+    try:
+        exec(test, g)
+    except SystemExit as e:
+        sys.stderr.write("SystemExit(%r) raised during the test\n" % (e.code,))
+        sys.stderr.flush()
+        os._exit(1)
+    out.write("ok")
+else:
+    name = sys.argv[2]
+    fn = g.get(name)
+    if not callable(fn):
+        cls = g.get("Solution")
+        if isinstance(cls, type) and callable(getattr(cls, name, None)):
+            fn = getattr(cls(), name)
+    if not callable(fn):
+        sys.stderr.write("NameError: the program defines no function %r (top level or Solution method)\n" % name)
+        sys.stderr.flush()
+        os._exit(1)
+    with open("case.json", encoding="utf-8") as f:
+        case = json.load(f)
+    try:
+        value = fn(*case["args"], **case["kwargs"])
+    except SystemExit as e:
+        sys.stderr.write("SystemExit(%r) raised by the function\n" % (e.code,))
+        sys.stderr.flush()
+        os._exit(1)
+    try:
+        text = json.dumps({"value": value})
+    except (TypeError, ValueError) as e:
+        text = json.dumps({"unserializable": "%s: %s" % (type(value).__name__, e)})
+    out.write(text)
+out.flush()
+"""
+
+
+def _make_undumpable() -> None:
+    # Same-uid programs could otherwise ptrace us or open /proc/1/fd/* and forge replies.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+
+
+def _oom_kills() -> int:
+    for path, key in (
+        ("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill"),
+        ("/sys/fs/cgroup/memory.events", "oom_kill"),
+    ):
+        try:
+            with open(path) as f:
+                for line in f:
+                    k, _, v = line.partition(" ")
+                    if k == key:
+                        return int(v)
+        except OSError:
+            continue
+    return -1
+
+
+def _other_pids() -> list:
+    me = os.getpid()
+    pids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != me:
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            # kernel threads do not appear in a container's PID namespace; zombies are reaped below
+            if stat.rsplit(")", 1)[1].split()[0] != "Z":
+                pids.append(int(name))
+    return pids
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _kill_everything(pgid: int) -> None:
+    """Kill the case's process group and, as PID 1, every other process in the namespace."""
+    with contextlib.suppress(OSError):
+        os.killpg(pgid, signal.SIGKILL)
+    if IS_INIT:
+        for _ in range(50):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(-1, signal.SIGKILL)
+            _reap()
+            if not _other_pids():
+                return
+            time.sleep(0.01)
+
+
+def _limits(memory_mb: int, fsize: int, cpu_s: int, nproc: int, result_fd: int):
+    def apply() -> None:
+        if result_fd == 3:
+            os.set_inheritable(3, True)
+        else:
+            os.dup2(result_fd, 3)  # stdio is already in place, so fd 3 is free to take
+        resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+        try:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write("1000")  # the program, never the supervisor, is the OOM killer's choice
+        except OSError:
+            pass
+        if DROP_TO_UID is not None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+            os.setgroups([])
+            os.setgid(DROP_TO_UID)
+            os.setuid(DROP_TO_UID)
+
+    return apply
+
+
+def _tail(path: str, n: int) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - n))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _head(path: str, n: int) -> tuple:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(n + 1)
+            f.seek(0, os.SEEK_END)
+            return data[:n].decode("utf-8", "replace"), f.tell()
+    except OSError:
+        return "", 0
+
+
+def run_case(req: dict, case: dict, case_dir: str) -> dict:
+    """Run one case in `case_dir` and describe how it ended."""
+    fmt = req["format"]
+    limit = int(req["output_limit"])
+    with open(os.path.join(case_dir, "prog.py"), "w", encoding="utf-8") as f:
+        f.write(req["program"])
+    stdin_path = os.devnull
+    if fmt == "stdio":
+        stdin_path = os.path.join(case_dir, ".stdin")
+        with open(stdin_path, "w", encoding="utf-8") as f:
+            f.write(case["input"])
+        argv = [sys.executable, "-I", "prog.py"]
+    elif fmt == "call":
+        with open(os.path.join(case_dir, "case.json"), "w", encoding="utf-8") as f:
+            json.dump({"args": case["args"], "kwargs": case["kwargs"]}, f)
+        argv = [sys.executable, "-I", "-c", RUNNER, "call", req["fn_name"]]
+    else:
+        with open(os.path.join(case_dir, "test.py"), "w", encoding="utf-8") as f:
+            f.write(case["code"])
+        argv = [sys.executable, "-I", "-c", RUNNER, "assert"]
+    if DROP_TO_UID is not None:
+        os.chown(case_dir, DROP_TO_UID, DROP_TO_UID)
+        for name in os.listdir(case_dir):
+            os.chown(os.path.join(case_dir, name), DROP_TO_UID, DROP_TO_UID)
+
+    out_path, err_path, res_path = (os.path.join(case_dir, n) for n in (".stdout", ".stderr", ".result"))
+    time_limit = float(req["time_limit_s"])
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": case_dir, "TMPDIR": case_dir}
+    oom_before = _oom_kills()
+    with (
+        open(stdin_path, "rb") as fin,
+        open(out_path, "wb") as fout,
+        open(err_path, "wb") as ferr,
+        open(res_path, "wb") as fres,
+    ):
+        start = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=fin,
+                stdout=fout,
+                stderr=ferr,
+                cwd=case_dir,
+                env=env,
+                pass_fds=(3, fres.fileno()),
+                start_new_session=True,
+                preexec_fn=_limits(
+                    int(req["memory_mb"]), limit + 1, int(time_limit) + 1, int(req["nproc"]), fres.fileno()
+                ),
+            )
+        except OSError as e:
+            return {"status": "error", "message": f"could not start the program: {e}", "wall_s": 0.0}
+        timed_out = False
+        try:
+            code = proc.wait(timeout=time_limit)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_everything(proc.pid)
+            code = proc.wait()
+        wall = time.monotonic() - start
+    leftover = _other_pids() if IS_INIT else []
+    if leftover or not IS_INIT:
+        _kill_everything(proc.pid)
+    stdout, stdout_size = _head(out_path, limit)
+    result, _ = _head(res_path, limit)
+    oom_after = _oom_kills()
+    return {
+        "status": "timeout" if timed_out else ("signaled" if code < 0 else "exited"),
+        "exit_code": code,
+        "signal": -code if code < 0 else None,
+        "wall_s": wall,
+        "stdout": stdout,
+        "stdout_size": stdout_size,
+        "stderr_tail": _tail(err_path, int(req["stderr_tail"])),
+        "result": result,
+        "oom": oom_after > oom_before >= 0,
+        "leftover": len(leftover),
+    }
+
+
+def handle_run(req: dict) -> dict:
+    os.makedirs(WORK_ROOT, exist_ok=True)
+    run_dir = tempfile.mkdtemp(prefix="run-", dir=WORK_ROOT)
+    cases = []
+    dirty = False
+    try:
+        for i, case in enumerate(req["cases"]):
+            case_dir = os.path.join(run_dir, f"c{i}")
+            os.mkdir(case_dir, 0o700)
+            if DROP_TO_UID is not None:
+                os.chown(run_dir, DROP_TO_UID, DROP_TO_UID)
+            try:
+                res = run_case(req, case, case_dir)
+            except OSError as e:  # e.g. the work dir is full
+                res = {"status": "error", "message": f"supervisor: {e}", "wall_s": 0.0}
+                dirty = True
+            dirty = dirty or res["status"] in ("timeout", "error") or res.get("oom") or res.get("leftover")
+            cases.append(res)
+            shutil.rmtree(case_dir, ignore_errors=True)
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return {"op": "result", "id": req.get("id"), "cases": cases, "dirty": bool(dirty)}
+
+
+def main() -> None:
+    _make_undumpable()
+    if IS_INIT:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    stdin = sys.stdin.buffer
+    stdout = sys.stdout
+    for line in stdin:
+        try:
+            req = json.loads(line)
+            if req.get("op") == "ping":
+                reply = {
+                    "op": "pong",
+                    "pid": os.getpid(),
+                    "uid": os.getuid(),
+                    "python": sys.version.split()[0],
+                }
+            elif req.get("op") == "run":
+                reply = handle_run(req)
+            else:
+                reply = {
+                    "op": "error",
+                    "id": req.get("id"),
+                    "message": "unknown op {!r}".format(req.get("op")),
+                }
+        except Exception as e:  # report, never die: the host decides what to do
+            reply = {"op": "error", "id": None, "message": f"supervisor: {type(e).__name__}: {e}"}
+        stdout.write(json.dumps(reply) + "\n")
+        stdout.flush()
+    # stdin closed: the host is gone (or closed us); everything else dies with the namespace
+
+
+if __name__ == "__main__":
+    main()

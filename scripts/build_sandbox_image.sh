@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Build the sandbox image (default srpo-sandbox:py3) into the running Docker daemon.
+#
+# Default: offline from a registry's point of view. debootstrap a minimal Debian bookworm with
+# python3 from the Debian mirror apt already uses, bake in an unprivileged user (uid 10001),
+# strip docs and apt state, and `docker import` the tree (about 30-60 s).
+# With --from-registry BASE (e.g. python:3.11-slim) it instead pulls BASE and adds the user,
+# for machines where a registry is reachable.
+#
+#   build_sandbox_image.sh [--force] [--image NAME:TAG] [--from-registry BASE]
+#   env: SRPO_SANDBOX_IMAGE (image), SRPO_DEBIAN_MIRROR (mirror), SRPO_DEBIAN_SUITE (suite)
+set -euo pipefail
+
+IMAGE="${SRPO_SANDBOX_IMAGE:-srpo-sandbox:py3}"
+SUITE="${SRPO_DEBIAN_SUITE:-bookworm}"
+MIRROR="${SRPO_DEBIAN_MIRROR:-}"
+FORCE=0
+BASE=""
+SANDBOX_UID=10001
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --force) FORCE=1 ;;
+        --image) IMAGE="$2"; shift ;;
+        --from-registry) BASE="$2"; shift ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        *) echo "build_sandbox_image: unknown argument $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+if ! docker info >/dev/null 2>&1; then
+    echo "build_sandbox_image: no Docker daemon answers; run scripts/start_dockerd.sh first" >&2
+    exit 1
+fi
+if [ "$FORCE" = 0 ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
+    echo "build_sandbox_image: $IMAGE already exists (use --force to rebuild)"
+    exit 0
+fi
+
+LABEL_CHANGES=(--change "USER ${SANDBOX_UID}:${SANDBOX_UID}" --change "WORKDIR /tmp"
+               --change "ENV PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1"
+               --change "LABEL srpo.sandbox.image=1")
+
+if [ -n "$BASE" ]; then
+    echo "build_sandbox_image: pulling $BASE"
+    docker pull "$BASE"
+    CID=$(docker create --network none --user 0 "$BASE" sh -c \
+        "groupadd -g $SANDBOX_UID sandbox && useradd -u $SANDBOX_UID -g $SANDBOX_UID -M -d /nonexistent -s /usr/sbin/nologin sandbox")
+    trap 'docker rm -f "$CID" >/dev/null 2>&1 || true' EXIT
+    docker start -a "$CID"
+    docker commit "${LABEL_CHANGES[@]}" "$CID" "$IMAGE" >/dev/null
+    echo "build_sandbox_image: built $IMAGE from $BASE"
+    exit 0
+fi
+
+if [ -z "$MIRROR" ]; then
+    # The first Debian mirror apt is configured with (deb822 or one-line format).
+    MIRROR=$(grep -hE '^(URIs:|deb )' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
+             | grep -v security | head -n1 | sed -E 's/^URIs: *//; s/^deb (\[[^]]*\] )?//; s/ .*//') || true
+    MIRROR="${MIRROR:-http://deb.debian.org/debian}"
+fi
+command -v debootstrap >/dev/null || { echo "build_sandbox_image: debootstrap missing (apt-get install debootstrap)" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "build_sandbox_image: debootstrap needs root" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/srpo-sandbox-rootfs.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+ROOTFS="$WORK/rootfs"
+echo "build_sandbox_image: debootstrap $SUITE from $MIRROR into $ROOTFS"
+debootstrap --variant=minbase --include=python3 "$SUITE" "$ROOTFS" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
+    || { tail -n 30 "$WORK/debootstrap.log" >&2; exit 1; }
+
+chroot "$ROOTFS" groupadd -g "$SANDBOX_UID" sandbox
+chroot "$ROOTFS" useradd -u "$SANDBOX_UID" -g "$SANDBOX_UID" -M -d /nonexistent -s /usr/sbin/nologin sandbox
+# Nothing in the image needs to be setuid: remove the bits so no escalation path exists.
+find "$ROOTFS" -xdev -perm /6000 -type f -exec chmod ug-s {} + 2>/dev/null || true
+rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/cache/apt/* "$ROOTFS"/usr/share/doc/* \
+       "$ROOTFS"/usr/share/man/* "$ROOTFS"/usr/share/locale/* "$ROOTFS"/var/log/* "$ROOTFS"/tmp/*
+mkdir -p "$ROOTFS/work"
+chmod 1777 "$ROOTFS/tmp" "$ROOTFS/work"
+
+tar -C "$ROOTFS" --numeric-owner -c . | docker import "${LABEL_CHANGES[@]}" - "$IMAGE" >/dev/null
+echo "build_sandbox_image: built $IMAGE ($(docker image inspect -f '{{.Size}}' "$IMAGE") bytes) with $(docker run --rm --network none "$IMAGE" python3 -V)"

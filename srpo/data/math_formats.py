@@ -8,6 +8,7 @@ the problem in a fixed instruction, or the processed ``prompt``/``solution`` for
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,10 +60,19 @@ def convert_math(record: Mapping[str, Any]) -> Problem:
     )
 
 
+def _numeric_answer(record: Mapping[str, Any]) -> str | None:
+    """Some sets store a numeric final answer as a number rather than text; accept it as its text."""
+    for name in ("answer", "final_answer"):
+        value = record.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return str(value)
+    return None
+
+
 def convert_problem_answer(record: Mapping[str, Any]) -> Problem:
     """DeepScaleR-style: ``problem`` and a short ``answer`` (``question``/``final_answer`` accepted too)."""
     problem = get_text(record, "problem", "question")
-    answer = get_text(record, "answer", "final_answer")
+    answer = _numeric_answer(record) or get_text(record, "answer", "final_answer")
     return Problem(
         problem=problem,
         ground_truth=answer.strip(),

@@ -68,8 +68,14 @@ class PrepareReport:
             lines.append(f"    {reason}: {count}")
             for r in [r for r in self.rejected if r.reason == reason][:examples_per_reason]:
                 lines.append(f"      record {r.index}: {r.detail}")
-        lines.append(f"  duplicates within this input: {len(self.duplicates_in_split)}")
-        lines.append(f"  duplicates of another split: {len(self.duplicates_other_split)}")
+        for title, dups in (
+            ("duplicates within this input", self.duplicates_in_split),
+            ("duplicates of another split", self.duplicates_other_split),
+        ):
+            lines.append(f"  {title}: {len(dups)}")
+            lines.extend(
+                f"      record {d.index}: same problem as {d.of}" for d in dups[:examples_per_reason]
+            )
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

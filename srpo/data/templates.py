@@ -20,7 +20,6 @@ from srpo.data.rows import DOMAINS
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "configs" / "data"
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
-_BLANK_RUN = re.compile(r"\n{3,}")
 _USER_PLACEHOLDERS = {"problem", "starter_code", "fn_name", "starter_code_block", "instructions"}
 _BLOCK_PLACEHOLDERS = {"starter_code", "fn_name"}
 
@@ -48,10 +47,11 @@ class PromptTemplate:
         ):
             raise TemplateError(f"template {self.name!r} has no place for the problem's starter code")
         small = {"starter_code": problem.starter_code.rstrip(), "fn_name": problem.fn_name}
+        block = _fill(self.starter_code_block, small).rstrip() if problem.starter_code else ""
         values = {
             "problem": problem.problem.strip(),
             **small,
-            "starter_code_block": _fill(self.starter_code_block, small) if problem.starter_code else "",
+            "starter_code_block": block,
             "instructions": "",
         }
         if self.domain == "code":
@@ -59,8 +59,8 @@ class PromptTemplate:
                 raise TemplateError(
                     f"template {self.name!r} has no instructions for {problem.test_format!r} tests"
                 )
-            values["instructions"] = _fill(self.instructions[problem.test_format], small)
-        content = _BLANK_RUN.sub("\n\n", _fill(self.user, values)).strip()
+            values["instructions"] = _fill(self.instructions[problem.test_format], small).rstrip()
+        content = _fill(_drop_empty_lines(self.user, values), values).strip()
         messages = [{"role": "user", "content": content}]
         if self.system:
             messages.insert(0, {"role": "system", "content": self.system.strip()})
@@ -69,6 +69,16 @@ class PromptTemplate:
     @property
     def _used(self) -> set[str]:
         return set(_PLACEHOLDER.findall(self.user))
+
+
+def _drop_empty_lines(text: str, values: dict[str, str]) -> str:
+    """Remove a line holding only a placeholder whose value is empty, and one blank line after it,
+    so an absent block leaves no gap (the problem text itself is never touched)."""
+
+    def drop(match: re.Match[str]) -> str:
+        return "" if not values[match.group(1)] else match.group(0)
+
+    return re.sub(r"^[ \t]*\{\{\s*(\w+)\s*\}\}[ \t]*\n(?:[ \t]*\n)?", drop, text, flags=re.MULTILINE)
 
 
 def _fill(text: str, values: dict[str, str]) -> str:

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -38,7 +38,7 @@ class BoundedResult:
     """Outcome of one bounded call: ``ok`` with ``value``, or not ok with ``reason``."""
 
     ok: bool
-    value: Any = None
+    value: Any = None  # when not ok: the last partial result of a generator task, if any
     reason: str = ""  # "timeout", "memory", "worker_crashed", "error: <type>: <message>"
     elapsed_s: float = 0.0
 
@@ -58,7 +58,14 @@ def _serve(inbox: Connection, outbox: Connection, memory_mb: int) -> None:
         except (EOFError, OSError):
             return
         try:
-            outbox.send(("ok", fn(*args)))
+            result = fn(*args)
+            if isinstance(result, Generator):
+                # a generator reports partial results as it goes; its last one is the answer
+                last = None
+                for last in result:
+                    outbox.send(("partial", last))
+                result = last
+            outbox.send(("ok", result))
         except MemoryError:
             outbox.send(("memory", None))
             return  # the heap may be fragmented beyond use: the parent starts a fresh worker
@@ -154,31 +161,44 @@ class BoundedPool:
         return self._spawn()
 
     def run(self, fn: Callable[..., Any], *args: Any, timeout_s: float | None = None) -> BoundedResult:
-        """Call ``fn(*args)`` in a worker; ``fn`` must be a module-level (picklable) function."""
+        """Call ``fn(*args)`` in a worker; ``fn`` must be a module-level (picklable) function.
+
+        If ``fn`` returns a generator, each yielded value is a partial result and the last one is
+        the answer; on a timeout or failure, ``BoundedResult.value`` holds the last partial result.
+        """
         if self._closed:
             raise RuntimeError("BoundedPool is closed")
         budget = self.timeout_s if timeout_s is None else timeout_s
         worker = self._idle.get()
         start = time.monotonic()
+        payload: Any = None
+        partial: Any = None  # the last partial result a generator task reported
         try:
             try:
                 if not worker.wait_ready(self.start_timeout_s):
                     raise EOFError("worker did not start")
                 start = time.monotonic()
+                deadline = start + budget
                 worker.send_conn.send((fn, args))
-                ready = worker.recv_conn.poll(budget)
-                status, payload = worker.recv_conn.recv() if ready else ("timeout", None)
+                status = "partial"
+                while status == "partial":
+                    if worker.recv_conn.poll(max(0.0, deadline - time.monotonic())):
+                        status, payload = worker.recv_conn.recv()
+                        if status == "partial":
+                            partial = payload
+                    else:
+                        status = "timeout"
             except (EOFError, OSError):
-                status, payload = "crashed", None
+                status = "crashed"
             elapsed = time.monotonic() - start
             if status == "ok":
                 return BoundedResult(True, payload, "", elapsed)
             if status == "error":
-                return BoundedResult(False, None, f"error: {payload}", elapsed)
+                return BoundedResult(False, partial, f"error: {payload}", elapsed)
             # timeout, memory, crash: the worker is no longer trusted
             worker = self._replace(worker)
             reason = {"timeout": "timeout", "memory": "memory"}.get(status, "worker_crashed")
-            return BoundedResult(False, None, reason, elapsed)
+            return BoundedResult(False, partial, reason, elapsed)
         finally:
             if self._closed:
                 worker.kill()

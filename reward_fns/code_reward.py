@@ -22,23 +22,48 @@ from typing import Any
 
 from sandbox import BadTestSpec, RunResult, SandboxConfig, TestSpec, make_sandbox
 
-_FENCE = re.compile(
-    r"^[ \t]*(`{3,}|~{3,})[ \t]*([^\s`]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.DOTALL | re.MULTILINE
-)
+_FENCE_OPEN = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*([^\s`]*)")
+
+
+def fenced_blocks(text: str) -> list[tuple[str, str]]:
+    """Every complete fenced block as ``(info tag, body)``, in order; one linear pass over the lines.
+
+    A fence closes on a line of the same character at least as long (CommonMark); an unclosed last
+    block (a truncated response) is not returned.
+    """
+    blocks: list[tuple[str, str]] = []
+    fence: str | None = None
+    tag = ""
+    body: list[str] = []
+    for line in text.split("\n"):
+        if fence is None:
+            m = _FENCE_OPEN.match(line)
+            if m:
+                fence, tag, body = m.group(1), m.group(2).lower(), []
+            continue
+        stripped = line.strip()
+        if (
+            stripped
+            and stripped[0] == fence[0]
+            and len(stripped) >= len(fence)
+            and stripped == stripped[0] * len(stripped)
+        ):
+            blocks.append((tag, "\n".join(body) + "\n"))
+            fence = None
+        else:
+            body.append(line)
+    return blocks
 
 
 def extract_program(response: str, fence_tags: Sequence[str], require_fence: bool = True) -> str | None:
-    """The last complete fenced block whose info string is one of ``fence_tags`` (``""``: untagged).
+    """The last complete fenced block whose info tag is one of ``fence_tags`` (``""``: untagged).
 
     Without such a block: the whole response when ``require_fence`` is False, else None.
     """
     accepted = {t.lower() for t in fence_tags}
-    program = None
-    for match in _FENCE.finditer(response):
-        if match.group(2).lower() in accepted:
-            program = match.group(3)
-    if program is not None and program.strip():
-        return program
+    programs = [body for tag, body in fenced_blocks(response) if tag in accepted and body.strip()]
+    if programs:
+        return programs[-1]
     if not require_fence and response.strip():
         return response
     return None

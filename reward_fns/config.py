@@ -43,9 +43,11 @@ FORMAT_TEMPLATES: dict[str, str] = {
 
 #: Default patterns tried, in order, when a response has no ``\boxed{}``; group 1 is the answer.
 DEFAULT_ANSWER_PATTERNS: tuple[str, ...] = (
-    r"<answer>\s*(.+?)\s*</answer>",
-    r"(?i)final answer\s*(?:is|:)\s*\$?([^\n$]+?)\$?\s*(?:\.\s*)?$",
-    r"(?i)the answer is\s*:?\s*\$?([^\n$]+?)\$?\s*(?:\.\s*)?$",
+    r"(?s)<answer>\s*(.+?)\s*</answer>",
+    r"(?i)final answer\s*(?:is)?\s*:?\s*\$+([^$\n]+)\$+",
+    r"(?i)final answer\s*(?:is)?\s*:?\s*([^$\n]+?)\s*\.?\s*$",
+    r"(?i)the answer is\s*:?\s*\$+([^$\n]+)\$+",
+    r"(?i)the answer is\s*:?\s*([^$\n]+?)\s*\.?\s*$",
     r"(?im)^\s*answer\s*:\s*\$?([^\n$]+?)\$?\s*$",
     r"(?m)^####\s*([^\n]+?)\s*$",
 )
@@ -74,6 +76,7 @@ class MathConfig:
     abs_tol: float = 1e-9  # ... or this absolute one (answers near zero)
     percent_as_fraction: bool = True  # "50\%" also equals 0.5 (it always equals 50)
     max_answer_chars: int = 2000  # longer extracted answers are refused unparsed (hostile input)
+    max_nesting: int = 40  # answers with brackets nested deeper are refused unparsed
     timeout_s: float = 5.0  # hard wall-clock bound per grade (worker killed and replaced)
     memory_mb: int = 1024  # address-space bound of each verifier worker
     workers: int = 0  # verifier worker processes; 0 = min(4, cpu count)

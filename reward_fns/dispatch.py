@@ -154,20 +154,21 @@ def _text_parts(cfg: RewardConfig, responses: Sequence[str], domain: str) -> lis
     return [r.value if r.ok else {"format": 0.0, "language": 0.0} for r in results]
 
 
-def _math_from_bounded(cfg: RewardConfig, response: str, bounded: BoundedResult) -> dict:
+def _math_from_bounded(cfg: RewardConfig, bounded: BoundedResult) -> dict:
     if bounded.ok:
         v = bounded.value
         return _result(cfg, v["acc"], v["format"], v["language"], v["pred"], v["reason"], False)
-    # the answer check overran (or failed): still grade format and language, on their own
-    parts = _text_parts(cfg, [response], "math")[0]
-    reason = bounded.reason if bounded.reason != "timeout" else f"timeout(>{cfg.math.timeout_s:g}s)"
-    return _result(cfg, 0.0, parts["format"], parts["language"], "", reason, bounded.reason == "timeout")
+    # the check overran or failed: keep what the worker reported before (format, language, answer)
+    v = bounded.value or {"format": 0.0, "language": 0.0, "pred": ""}
+    timeout = bounded.reason == "timeout"
+    reason = f"timeout(>{cfg.math.timeout_s:g}s)" if timeout else bounded.reason
+    return _result(cfg, 0.0, v["format"], v["language"], v["pred"], reason, timeout)
 
 
 def _grade_math_rows(cfg: RewardConfig, rows: Sequence[tuple[str, str]]) -> list[dict]:
     template, lang, opts = cfg.template_regex("math"), asdict(cfg.language), _math_opts(cfg)
     results = _pool(cfg).map(grade_math_response, [(resp, gt, opts, template, lang) for resp, gt in rows])
-    return [_math_from_bounded(cfg, resp, r) for (resp, _), r in zip(rows, results, strict=True)]
+    return [_math_from_bounded(cfg, r) for r in results]
 
 
 def _grade_code_rows(cfg: RewardConfig, rows: Sequence[tuple[str, Any, str]], batched: bool) -> list[dict]:

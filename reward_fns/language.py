@@ -14,10 +14,9 @@ from dataclasses import dataclass
 
 _CODE_FENCE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
-_MATH = re.compile(
-    r"\$\$.*?\$\$|\$[^$]*\$|\\\[.*?\\\]|\\\(.*?\\\)|\\begin\{(\w+\*?)\}.*?\\end\{\1\}",
-    re.DOTALL,
-)
+_ENV_MARKER = re.compile(r"\\(?:begin|end)\{[^{}]*\}")
+#: Math delimiters, longest first so "$$" is not read as two "$".
+_MATH_DELIMITERS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _LATEX_CMD = re.compile(r"\\[A-Za-z]+")
 _TAG = re.compile(r"</?[A-Za-z_][\w\-]*>")
 _URL = re.compile(r"https?://\S+")
@@ -34,9 +33,49 @@ class LanguageMix:
     mixed: bool
 
 
+def _drop_math(text: str) -> str:
+    """Remove delimited math spans in one left-to-right pass.
+
+    Linear time even on hostile input: when an opener has no closer anywhere after it, no later
+    opener of that kind can close either, so that kind is not searched again.
+    """
+    out: list[str] = []
+    pos, n = 0, len(text)
+    next_at: dict[str, int] = {}  # cached next index of each opener (-1: none left)
+    while pos < n:
+        best = None
+        for opener, closer in _MATH_DELIMITERS:
+            i = next_at.get(opener, pos)
+            if i == -1:
+                continue
+            if i < pos or opener not in next_at:
+                i = next_at[opener] = text.find(opener, pos)
+                if i == -1:
+                    continue
+            if best is None or i < best[0]:
+                best = (i, opener, closer)
+        if best is None:
+            break
+        start, opener, closer = best
+        end = text.find(closer, start + len(opener))
+        if end == -1:
+            next_at[opener] = -1  # no closer anywhere after: no later opener of this kind closes
+            out.append(text[pos : start + len(opener)])
+            pos = start + len(opener)
+            continue
+        out.append(text[pos:start])
+        out.append(" ")
+        pos = end + len(closer)
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def prose_only(text: str) -> str:
     """``text`` without code, math, tags, URLs and LaTeX commands."""
-    for pattern in (_CODE_FENCE, _INLINE_CODE, _MATH, _TAG, _URL, _LATEX_CMD):
+    text = _CODE_FENCE.sub(" ", text)
+    text = _INLINE_CODE.sub(" ", text)
+    text = _drop_math(text)
+    for pattern in (_ENV_MARKER, _TAG, _URL, _LATEX_CMD):
         text = pattern.sub(" ", text)
     return text
 

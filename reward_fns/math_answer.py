@@ -23,51 +23,43 @@ class ExtractedAnswer:
     source: str
 
 
-def _braced_group(text: str, open_index: int) -> str | None:
-    """Content of the ``{...}`` opening at ``open_index``, nested braces balanced; None if unclosed."""
-    depth = 0
-    i = open_index
-    n = len(text)
+def _matching_braces(text: str) -> dict[int, int]:
+    """Index of each ``{`` -> index of its ``}``, in one pass (escaped ``\\{`` / ``\\}`` ignored)."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    i, n = 0, len(text)
     while i < n:
         ch = text[i]
-        if ch == "\\" and i + 1 < n:
-            i += 2  # an escaped brace (\{ or \}) does not count
+        if ch == "\\":
+            i += 2
             continue
         if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return text[open_index + 1 : i]
+            stack.append(i)
+        elif ch == "}" and stack:
+            pairs[stack.pop()] = i
         i += 1
-    return None
+    return pairs
+
+
+_BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])[ \t]*(\{|[^\s{$.,;]+)")
 
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last complete ``\\boxed{...}`` / ``\\fbox{...}`` (also ``\\boxed 5``)."""
-    best_pos = -1
+    """Content of the last complete ``\\boxed{...}`` / ``\\fbox{...}`` (also ``\\boxed 5``); linear time."""
+    if "\\boxed" not in text and "\\fbox" not in text:
+        return None
+    pairs: dict[int, int] | None = None
     best: str | None = None
-    for command in _BOX_COMMANDS:
-        start = text.rfind(command)
-        while start != -1:
-            after = start + len(command)
-            j = after
-            while j < len(text) and text[j] in " \t":
-                j += 1
-            content: str | None = None
-            if j < len(text) and text[j] == "{":
-                content = _braced_group(text, j)
-            elif j > after and j < len(text):
-                # "\boxed 5": the argument is the next token
-                m = re.match(r"[^\s$.,;]+", text[j:])
-                content = m.group(0) if m else None
-            elif after < len(text) and text[after].isalpha():
-                content = None  # \boxedfoo is another command
-            if content is not None:
-                if start > best_pos:
-                    best_pos, best = start, content
-                break
-            start = text.rfind(command, 0, start)
+    for match in _BOX.finditer(text):
+        if match.group(1) != "{":
+            best = match.group(1)  # "\\boxed 5": the next token is the argument
+            continue
+        if pairs is None:
+            pairs = _matching_braces(text)
+        open_index = match.start(1)
+        close_index = pairs.get(open_index)
+        if close_index is not None:
+            best = text[open_index + 1 : close_index]
     return best
 
 

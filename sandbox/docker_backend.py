@@ -127,7 +127,7 @@ class DockerWorker(Worker):
                 detach=False,
                 tty=False,
                 labels=labels,
-                environment={"SRPO_SANDBOX_WORK": WORK_DIR},
+                environment={"SRPO_SANDBOX_WORK": WORK_DIR, "SRPO_SANDBOX_WIPE": "/dev/shm"},
                 working_dir=WORK_DIR,
                 hostname="sandbox",
                 stop_signal="SIGKILL",

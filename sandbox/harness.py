@@ -106,16 +106,22 @@ def judge_case(spec: TestSpec, index: int, raw: dict[str, Any], config: SandboxC
 
     if status == "error":
         return result(Verdict.SANDBOX_ERROR, str(raw.get("message", "supervisor error")))
-    if status == "timeout":
-        return result(Verdict.TIME_LIMIT, f"killed after {time_limit(spec, config):g}s wall time")
-    if raw.get("signal") == signal.SIGXCPU:
-        return result(Verdict.TIME_LIMIT, "CPU time limit exceeded")
     last = _last_exception(stderr)
+    # The memory cap first: an OOM kill often shows up as a hang or a crash of what is left.
     if raw.get("oom") or last.startswith("MemoryError"):
         return result(
             Verdict.MEMORY_LIMIT, f"memory limit of {spec.memory_mb or config.memory_mb} MB exceeded"
         )
-    if int(raw.get("stdout_size") or 0) > config.output_limit_bytes or "[Errno 27] File too large" in stderr:
+    if status == "timeout":
+        return result(Verdict.TIME_LIMIT, f"killed after {time_limit(spec, config):g}s wall time")
+    if raw.get("signal") == signal.SIGXCPU:
+        return result(Verdict.TIME_LIMIT, "CPU time limit exceeded")
+    if (
+        status == "output_limit"
+        or int(raw.get("stdout_size") or 0) > config.output_limit_bytes
+        or raw.get("signal") == signal.SIGXFSZ
+        or "[Errno 27] File too large" in stderr
+    ):
         return result(Verdict.OUTPUT_LIMIT, f"output limit of {config.output_limit_bytes} bytes exceeded")
     if status == "signaled":
         name = (

@@ -17,15 +17,16 @@ import ctypes
 import json
 import os
 import resource
+import selectors
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 WORK_ROOT = os.environ.get("SRPO_SANDBOX_WORK") or "/work"
 IS_INIT = os.getpid() == 1
+WIPE_DIRS = [d for d in os.environ.get("SRPO_SANDBOX_WIPE", "").split(":") if d]  # e.g. /dev/shm
 
 
 def _is_real_root() -> bool:
@@ -143,17 +144,45 @@ def _reap() -> None:
 
 
 def _kill_everything(pgid: int) -> None:
-    """Kill the case's process group and, as PID 1, every other process in the namespace."""
+    """Kill the case's process group and, as PID 1, every other process in the namespace.
+
+    Does not reap: the caller collects its own child's status first."""
     with contextlib.suppress(OSError):
         os.killpg(pgid, signal.SIGKILL)
     if IS_INIT:
-        for _ in range(50):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(-1, signal.SIGKILL)
-            _reap()
-            if not _other_pids():
-                return
-            time.sleep(0.01)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)
+
+
+def _kill_leftovers() -> int:
+    """As PID 1, kill and reap every process but ourselves; returns how many there were."""
+    if not IS_INIT:
+        return 0
+    found = _other_pids()
+    for _ in range(100):
+        if not _other_pids():
+            break
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)
+        _reap()
+        time.sleep(0.005)
+    _reap()
+    return len(found)
+
+
+def _wipe(directory: str) -> None:
+    """Remove everything under a directory a program could write to (not the directory itself)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(directory, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 def _limits(memory_mb: int, fsize: int, cpu_s: int, nproc: int, result_fd: int):
@@ -181,25 +210,83 @@ def _limits(memory_mb: int, fsize: int, cpu_s: int, nproc: int, result_fd: int):
     return apply
 
 
-def _tail(path: str, n: int) -> str:
+def _head(path: str, n: int) -> str:
     try:
         with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - n))
-            return f.read().decode("utf-8", "replace")
+            return f.read(n).decode("utf-8", "replace")
     except OSError:
         return ""
 
 
-def _head(path: str, n: int) -> tuple:
+def _collect(proc, deadline: float, out_limit: int, err_keep: int) -> dict:
+    """Read the program's stdout/stderr until it exits, the deadline passes or stdout is too long.
+
+    A pidfd wakes us when the process exits, so grandchildren that keep the pipes open cannot
+    stall the run; without pidfd support the exit is polled every 20 ms."""
+    out, err = bytearray(), bytearray()
+    out_total = 0
+    sel = selectors.DefaultSelector()
+    for f in (proc.stdout, proc.stderr):
+        os.set_blocking(f.fileno(), False)
+        sel.register(f, selectors.EVENT_READ)
+    pidfd = None
+    with contextlib.suppress(OSError, AttributeError):
+        pidfd = os.pidfd_open(proc.pid)
+        sel.register(pidfd, selectors.EVENT_READ)
+    state = "running"
+
+    def read(f) -> bool:
+        nonlocal out_total, err
+        try:
+            data = os.read(f.fileno(), 1 << 16)
+        except BlockingIOError:
+            return False
+        if not data:
+            sel.unregister(f)
+            return False
+        if f is proc.stdout:
+            out_total += len(data)
+            if len(out) <= out_limit:
+                out.extend(data[: out_limit + 1 - len(out)])
+        else:
+            err.extend(data)
+            if len(err) > 2 * err_keep:
+                err = err[-err_keep:]
+        return True
+
     try:
-        with open(path, "rb") as f:
-            data = f.read(n + 1)
-            f.seek(0, os.SEEK_END)
-            return data[:n].decode("utf-8", "replace"), f.tell()
-    except OSError:
-        return "", 0
+        while state == "running":
+            left = deadline - time.monotonic()
+            if left <= 0:
+                state = "timeout"
+                break
+            for key, _ in sel.select(left if pidfd is not None else min(left, 0.02)):
+                if key.fileobj is pidfd:
+                    state = "exited"
+                else:
+                    read(key.fileobj)
+                if out_total > out_limit:
+                    state = "output_limit"
+                    break
+            if state == "running" and pidfd is None and proc.poll() is not None:
+                state = "exited"
+        if state == "exited":  # drain what the program wrote before exiting (bounded)
+            for f in (proc.stdout, proc.stderr):
+                for _ in range(64):
+                    if f.fileno() not in (k.fd for k in sel.get_map().values()) or not read(f):
+                        break
+            if out_total > out_limit:
+                state = "output_limit"
+    finally:
+        sel.close()
+        if pidfd is not None:
+            os.close(pidfd)
+    return {
+        "state": state,
+        "stdout": bytes(out[:out_limit]),
+        "stdout_size": out_total,
+        "stderr": bytes(err[-err_keep:]),
+    }
 
 
 def run_case(req: dict, case: dict, case_dir: str) -> dict:
@@ -227,23 +314,18 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
         for name in os.listdir(case_dir):
             os.chown(os.path.join(case_dir, name), DROP_TO_UID, DROP_TO_UID)
 
-    out_path, err_path, res_path = (os.path.join(case_dir, n) for n in (".stdout", ".stderr", ".result"))
+    res_path = os.path.join(case_dir, ".result")
     time_limit = float(req["time_limit_s"])
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": case_dir, "TMPDIR": case_dir}
     oom_before = _oom_kills()
-    with (
-        open(stdin_path, "rb") as fin,
-        open(out_path, "wb") as fout,
-        open(err_path, "wb") as ferr,
-        open(res_path, "wb") as fres,
-    ):
+    with open(stdin_path, "rb") as fin, open(res_path, "wb") as fres:
         start = time.monotonic()
         try:
             proc = subprocess.Popen(
                 argv,
                 stdin=fin,
-                stdout=fout,
-                stderr=ferr,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 cwd=case_dir,
                 env=env,
                 pass_fds=(3, fres.fileno()),
@@ -254,62 +336,64 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
             )
         except OSError as e:
             return {"status": "error", "message": f"could not start the program: {e}", "wall_s": 0.0}
-        timed_out = False
-        try:
-            code = proc.wait(timeout=time_limit)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_everything(proc.pid)
-            code = proc.wait()
+    try:
+        got = _collect(proc, start + time_limit, limit, int(req["stderr_tail"]))
         wall = time.monotonic() - start
-    leftover = _other_pids() if IS_INIT else []
-    if leftover or not IS_INIT:
-        _kill_everything(proc.pid)
-    stdout, stdout_size = _head(out_path, limit)
-    result, _ = _head(res_path, limit)
+        if got["state"] != "exited":
+            _kill_everything(proc.pid)
+        code = proc.wait()  # our own child's status first; then everything else is reaped
+    finally:
+        proc.stdout.close()
+        proc.stderr.close()
+    if not IS_INIT:
+        _kill_everything(proc.pid)  # the session's stragglers; PID 1 does better below
+    leftover = _kill_leftovers()
     oom_after = _oom_kills()
+    status = {"timeout": "timeout", "output_limit": "output_limit"}.get(got["state"])
     return {
-        "status": "timeout" if timed_out else ("signaled" if code < 0 else "exited"),
+        "status": status or ("signaled" if code < 0 else "exited"),
         "exit_code": code,
         "signal": -code if code < 0 else None,
         "wall_s": wall,
-        "stdout": stdout,
-        "stdout_size": stdout_size,
-        "stderr_tail": _tail(err_path, int(req["stderr_tail"])),
-        "result": result,
+        "stdout": got["stdout"].decode("utf-8", "replace"),
+        "stdout_size": got["stdout_size"],
+        "stderr_tail": got["stderr"].decode("utf-8", "replace"),
+        "result": _head(res_path, limit),
         "oom": oom_after > oom_before >= 0,
-        "leftover": len(leftover),
+        "leftover": leftover,
     }
 
 
 def handle_run(req: dict) -> dict:
     os.makedirs(WORK_ROOT, exist_ok=True)
-    run_dir = tempfile.mkdtemp(prefix="run-", dir=WORK_ROOT)
     cases = []
     dirty = False
-    try:
-        for i, case in enumerate(req["cases"]):
-            case_dir = os.path.join(run_dir, f"c{i}")
+    for i, case in enumerate(req["cases"]):
+        case_dir = os.path.join(WORK_ROOT, f"case{i}")
+        try:
             os.mkdir(case_dir, 0o700)
-            if DROP_TO_UID is not None:
-                os.chown(run_dir, DROP_TO_UID, DROP_TO_UID)
-            try:
-                res = run_case(req, case, case_dir)
-            except OSError as e:  # e.g. the work dir is full
-                res = {"status": "error", "message": f"supervisor: {e}", "wall_s": 0.0}
-                dirty = True
-            dirty = dirty or res["status"] in ("timeout", "error") or res.get("oom") or res.get("leftover")
-            cases.append(res)
-            shutil.rmtree(case_dir, ignore_errors=True)
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
+            res = run_case(req, case, case_dir)
+        except OSError as e:
+            res = {"status": "error", "message": f"supervisor: {e}", "wall_s": 0.0}
+        finally:
+            for directory in [WORK_ROOT, *WIPE_DIRS]:  # nothing survives into the next case or run
+                _wipe(directory)
+        dirty = (
+            dirty
+            or res["status"] in ("timeout", "error", "output_limit")
+            or res.get("oom")
+            or res.get("leftover")
+        )
+        cases.append(res)
     return {"op": "result", "id": req.get("id"), "cases": cases, "dirty": bool(dirty)}
 
 
 def main() -> None:
     _make_undumpable()
     if IS_INIT:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        # PID 1 only receives the signals it handles: drop Python's SIGINT handler so a program
+        # cannot interrupt us (SIGKILL and SIGSTOP from inside the namespace are ignored anyway).
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     stdin = sys.stdin.buffer
     stdout = sys.stdout
     for line in stdin:

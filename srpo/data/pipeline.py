@@ -19,24 +19,27 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from srpo.data.formats import SourceFormat
-from srpo.data.problem import ConvertOptions, RecordRejected
+from srpo.data.problem import ConvertOptions, Problem, RecordRejected
 from srpo.data.readers import SourceRecord
 from srpo.data.rows import ROW_ARROW_SCHEMA, DataRowError, iter_parquet_rows, validate_row
 from srpo.data.templates import PromptTemplate, TemplateError
 from srpo.data.text import make_prompt_id, text_hash
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rejection:
     index: int
     reason: str
     detail: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Duplicate:
     index: int
     of: str  # "record <i>" (same input) or the path of the other split's file
+    # Same problem text but a different reference answer / test spec than the row kept (in-split only):
+    # worth a look, since one of the two sources is likely wrong.
+    conflicting: bool = False
 
 
 @dataclass
@@ -72,7 +75,9 @@ class PrepareReport:
             ("duplicates within this input", self.duplicates_in_split),
             ("duplicates of another split", self.duplicates_other_split),
         ):
-            lines.append(f"  {title}: {len(dups)}")
+            conflicts = sum(d.conflicting for d in dups)
+            note = f" ({conflicts} with a different answer or tests than the row kept)" if conflicts else ""
+            lines.append(f"  {title}: {len(dups)}{note}")
             lines.extend(
                 f"      record {d.index}: same problem as {d.of}" for d in dups[:examples_per_reason]
             )
@@ -118,7 +123,10 @@ def convert_records(
     options: ConvertOptions | None = None,
     reference: Mapping[str, str] | None = None,
 ) -> tuple[list[dict[str, Any]], PrepareReport]:
-    """Convert, render, validate and de-duplicate; return the kept rows (input order) and the report."""
+    """Convert, de-duplicate, render and validate; return the kept rows (input order) and the report.
+
+    ``reference`` holds other splits' keys (``reference_keys``): a problem found there is dropped.
+    """
     if template.domain != fmt.domain:
         raise TemplateError(
             f"template {template.name!r} is for {template.domain}, format {fmt.name!r} is {fmt.domain}"
@@ -127,7 +135,7 @@ def convert_records(
     reference = reference or {}
     report = PrepareReport(source=source, format=fmt.name, split=split)
     rows: list[dict[str, Any]] = []
-    first_seen: dict[str, int] = {}
+    kept_row_of: dict[str, int] = {}  # problem hash -> position in ``rows``
 
     for record in records:
         report.total += 1
@@ -136,47 +144,63 @@ def convert_records(
             continue
         try:
             problem = fmt.convert(record.data, options)
-            messages = template.render(problem)
         except RecordRejected as exc:
             report.rejected.append(Rejection(record.index, exc.reason, exc.detail))
             continue
+
+        # Repeats are common (DAPO-Math-17k ships each problem ~100 times): settle them before the
+        # costlier rendering and validation. Only kept rows count as seen.
+        problem_hash = text_hash(problem.problem)
+        if problem_hash in kept_row_of:
+            kept = rows[kept_row_of[problem_hash]]
+            conflicting = kept["reward_model"]["ground_truth"] != problem.ground_truth
+            origin = f"record {kept['extra_info']['index']}"
+            report.duplicates_in_split.append(Duplicate(record.index, origin, conflicting))
+            continue
+        try:
+            messages = template.render(problem)
         except TemplateError as exc:
             report.rejected.append(Rejection(record.index, "template_error", str(exc)))
             continue
-
-        problem_hash = text_hash(problem.problem)
-        row = {
-            "data_source": fmt.data_source,
-            "prompt": messages,
-            "ability": fmt.domain,
-            "reward_model": {"style": "rule", "ground_truth": problem.ground_truth},
-            "extra_info": {
-                "prompt_id": make_prompt_id(fmt.data_source, problem_hash),
-                "domain": fmt.domain,
-                "split": split,
-                "index": record.index,
-                "difficulty": problem.difficulty,
-                "source_id": problem.source_id,
-                "problem_hash": problem_hash,
-            },
-        }
+        row = _make_row(fmt, problem, messages, split, record.index, problem_hash)
         try:
             validate_row(row, f"{source} record {record.index}")
         except DataRowError as exc:
             report.rejected.append(Rejection(record.index, "invalid_row", str(exc)))
             continue
-
-        if problem_hash in first_seen:
-            report.duplicates_in_split.append(Duplicate(record.index, f"record {first_seen[problem_hash]}"))
-            continue
         other = reference.get("problem:" + problem_hash) or reference.get(_prompt_key(messages))
         if other is not None:
             report.duplicates_other_split.append(Duplicate(record.index, other))
             continue
-        first_seen[problem_hash] = record.index
+        kept_row_of[problem_hash] = len(rows)
         rows.append(row)
         report.kept += 1
     return rows, report
+
+
+def _make_row(
+    fmt: SourceFormat,
+    problem: Problem,
+    messages: list[dict[str, str]],
+    split: str,
+    index: int,
+    problem_hash: str,
+) -> dict[str, Any]:
+    return {
+        "data_source": fmt.data_source,
+        "prompt": messages,
+        "ability": fmt.domain,
+        "reward_model": {"style": "rule", "ground_truth": problem.ground_truth},
+        "extra_info": {
+            "prompt_id": make_prompt_id(fmt.data_source, problem_hash),
+            "domain": fmt.domain,
+            "split": split,
+            "index": index,
+            "difficulty": problem.difficulty,
+            "source_id": problem.source_id,
+            "problem_hash": problem_hash,
+        },
+    }
 
 
 def write_rows(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
@@ -190,7 +214,8 @@ def write_rows(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
 
 
 def write_report(report: PrepareReport, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(report.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    """The full account as JSON (compact: a large source can have millions of duplicates)."""
+    Path(path).write_text(json.dumps(report.to_dict(), ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 __all__ = [

@@ -230,31 +230,38 @@ def validate_parquet(path: str | Path) -> int:
     Raises DataRowError naming the file, the row index and the field; also rejects two rows sharing
     a ``prompt_id``, since History Resampling keys its per-prompt records on it.
     """
-    path = Path(path)
+    return _validate_file(Path(path), {})
+
+
+def validate_parquet_files(paths: Sequence[str | Path]) -> int:
+    """Validate the files read together (e.g. ``data.train_files``); return the total row count.
+
+    A ``prompt_id`` must be unique across all of them, not only within each file.
+    """
+    seen: dict[str, str] = {}
+    return sum(_validate_file(Path(p), seen) for p in paths)
+
+
+def _validate_file(path: Path, seen: dict[str, str]) -> int:
+    """Validate one file; ``seen`` maps the prompt ids met so far to where (``<file> row <i>``)."""
     if not path.is_file():
         raise DataRowError(f"{path}: no such dataset file")
     try:
         columns = pq.read_schema(str(path)).names
-    except Exception as exc:
+    except Exception as exc:  # pyarrow raises several types for a file that is not parquet
         raise DataRowError(f"{path}: not a readable parquet file: {exc}") from exc
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise DataRowError(f"{path}: missing column(s) {missing} (has {columns})")
 
-    first_row_of: dict[str, int] = {}
     count = 0
     for i, raw in enumerate(iter_parquet_rows(path)):
-        row = validate_row(raw, f"{path} row {i}")
-        pid = row.extra_info.prompt_id
-        if pid in first_row_of:
-            raise _fail(f"{path} row {i}", "extra_info.prompt_id", f"{pid!r} repeats row {first_row_of[pid]}")
-        first_row_of[pid] = i
+        where = f"{path} row {i}"
+        pid = validate_row(raw, where).extra_info.prompt_id
+        if pid in seen:
+            raise _fail(where, "extra_info.prompt_id", f"{pid!r} repeats {seen[pid]}")
+        seen[pid] = where
         count += 1
     if count == 0:
         raise DataRowError(f"{path}: the file holds no rows")
     return count
-
-
-def validate_parquet_files(paths: Sequence[str | Path]) -> int:
-    """Validate several files (e.g. ``data.train_files``); return the total row count."""
-    return sum(validate_parquet(p) for p in paths)

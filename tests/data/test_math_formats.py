@@ -21,7 +21,7 @@ def test_gsm8k():
     assert answers(rows) == ["18", "2000", "90"]
     assert rejections(report) == {2: "no_final_answer", 4: "unreadable_record", 5: "missing_field"}
     # Record 3 is record 0 with other case and spacing.
-    assert [(d.index, d.of) for d in report.duplicates_in_split] == [(3, "record 0")]
+    assert [(d.index, d.of, d.conflicting) for d in report.duplicates_in_split] == [(3, "record 0", False)]
     _check_rows(rows, "gsm8k")
     assert rows[0]["prompt"][0]["content"].startswith("A baker makes 12 muffins per tray")
 
@@ -31,6 +31,9 @@ def test_math_last_box_and_math500_answer_field():
     assert kept_indices(rows) == [0, 1, 2, 5]
     assert answers(rows) == ["\\frac{1}{2}", "\\{-3, 3\\}", "1024", "6"]
     assert rejections(report) == {3: "no_final_answer", 4: "no_final_answer"}
+    # Record 6 repeats record 0's problem with another answer: dropped, and flagged as a conflict.
+    assert [(d.index, d.of, d.conflicting) for d in report.duplicates_in_split] == [(6, "record 0", True)]
+    assert "(1 with a different answer or tests than the row kept)" in report.summary()
     assert [r["extra_info"]["difficulty"] for r in rows] == ["Level 1", "Level 2", "Level 1", "2"]
     assert rows[3]["extra_info"]["source_id"] == "test/number_theory/1.json"
     _check_rows(rows, "math")

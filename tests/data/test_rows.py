@@ -133,7 +133,9 @@ def test_parquet_round_trip_and_pandas_arrays(tmp_path):
     # pandas hands nested lists over as numpy arrays; the validator accepts them too.
     for i, record in enumerate(pd.read_parquet(path).to_dict("records")):
         validate_row(record, f"pandas row {i}")
-    assert validate_parquet_files([path, path]) == 4
+    other = tmp_path / "other.parquet"
+    write_rows([math_row("c")], other)
+    assert validate_parquet_files([path, other]) == 3
 
 
 def test_parquet_errors_name_file_and_row(tmp_path):
@@ -148,8 +150,19 @@ def test_parquet_errors_name_file_and_row(tmp_path):
 def test_parquet_rejects_repeated_prompt_id(tmp_path):
     path = tmp_path / "dup.parquet"
     write_rows([math_row("same"), math_row("other"), math_row("same")], path)
-    with pytest.raises(DataRowError, match=r"row 2: field 'extra_info.prompt_id' 'same' repeats row 0"):
+    with pytest.raises(
+        DataRowError, match=rf"row 2: field 'extra_info.prompt_id' 'same' repeats {path} row 0"
+    ):
         validate_parquet(path)
+
+
+def test_prompt_ids_are_unique_across_the_files_read_together(tmp_path):
+    first, second = tmp_path / "math.parquet", tmp_path / "more.parquet"
+    write_rows([math_row("a"), math_row("b")], first)
+    write_rows([code_row("c"), math_row("b")], second)
+    assert validate_parquet(first) == 2 and validate_parquet(second) == 2
+    with pytest.raises(DataRowError, match=rf"{second} row 1: .*'b' repeats {first} row 1"):
+        validate_parquet_files([first, second])
 
 
 def test_parquet_file_level_errors(tmp_path):

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import datasets
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -235,3 +236,18 @@ def test_script_runs_as_a_program():
     )
     assert done.returncode == 0
     assert "humaneval" in done.stdout and "code_fenced" in done.stdout
+
+
+def test_cli_parquet_source_and_template_choice(tmp_path):
+    """DAPO-Math-17k ships as parquet of verl rows: nested prompt lists must come through pyarrow."""
+    main = _cli()
+    source = tmp_path / "dapo-math-17k.parquet"
+    pq.write_table(pa.Table.from_pylist(fixture_records("dapo_math.jsonl")[:3]), source)  # the verl rows
+    out = tmp_path / "dapo.parquet"
+    assert main(["--format", "dapo_math", "--input", str(source), "--template", "math_think_boxed",
+                 "--output", str(out), "--no-progress"]) == 0  # fmt: skip
+    rows = pq.read_table(out).to_pylist()
+    assert [r["reward_model"]["ground_truth"] for r in rows] == ["5", "4"]
+    assert [m["role"] for m in rows[0]["prompt"]] == ["system", "user"]
+    assert rows[0]["prompt"][1]["content"].startswith("Let $f(x)=x^2+1$.")
+    assert validate_parquet(out) == 2

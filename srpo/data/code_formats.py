@@ -84,8 +84,10 @@ def convert_livecodebench(record: Mapping[str, Any], options: ConvertOptions) ->
     _check_date_window(record, options)
     statement = get_text(record, "question_content")
     starter = get_optional_text(record, "starter_code")
-    tests = decode_lcb_tests(record.get("public_test_cases"), "public_test_cases")
-    tests += decode_lcb_tests(record.get("private_test_cases"), "private_test_cases")
+    tests = [
+        *decode_lcb_tests(record.get("public_test_cases"), "public_test_cases"),
+        *decode_lcb_tests(record.get("private_test_cases"), "private_test_cases"),
+    ]
     tests = _limit(tests, options)
     if not tests:
         raise RecordRejected("no_tests", "no public or private test cases")

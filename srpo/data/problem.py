@@ -60,6 +60,9 @@ def get_text(record: Mapping[str, Any], *names: str) -> str:
             if not value.strip():
                 raise RecordRejected("empty_field", f"field '{name}' is empty")
             return value
+    nulls = [n for n in names if n in record]
+    if nulls:
+        raise RecordRejected("empty_field", f"field '{nulls[0]}' is null")
     listed = " or ".join(f"'{n}'" for n in names)
     raise RecordRejected("missing_field", f"no field {listed} (has {sorted(record)})")
 

@@ -7,6 +7,7 @@ so the converter reports it as a rejected row and every other row is still conve
 
 from __future__ import annotations
 
+import glob
 import gzip
 import json
 from collections.abc import Iterator
@@ -31,42 +32,78 @@ class SourceRecord:
 
 
 class RecordSource:
-    """The records of one input, with their count known up front (for the progress bar)."""
+    """The records of one input, with their count known up front (for the progress bar).
+
+    ``path`` may be a glob pattern (``TACO/train-*.parquet``): the matching files are read in name
+    order as one input, and record indices run on across them.
+    """
 
     def __init__(self, path: str | Path, split: str | None = None) -> None:
-        self.path = Path(path)
+        self.paths = _expand(str(path))
         self.split = split
-        if not self.path.exists():
-            raise SourceError(f"{self.path}: no such file or folder")
-        self.kind = _detect_kind(self.path)
-        self._hf = _load_hf(self.path, split) if self.kind == "hf" else None
+        self.kinds = [_detect_kind(p) for p in self.paths]
+        if "hf" in self.kinds and len(self.paths) > 1:
+            raise SourceError(f"{path}: a save_to_disk folder cannot be combined with other inputs")
+        self._hf = _load_hf(self.paths[0], split) if self.kinds[0] == "hf" else None
+        if self._hf is None and split is not None:
+            raise SourceError(
+                f"{path}: --source-split is for save_to_disk folders, not {self.kinds[0]} files"
+            )
 
     def __len__(self) -> int:
         if self._hf is not None:
             return len(self._hf)
-        if self.kind == "parquet":
-            return pq.ParquetFile(str(self.path)).metadata.num_rows
-        if self.kind == "json":
-            return len(_read_json_array(self.path))
-        with _open_text(self.path) as f:
-            return sum(1 for line in f if line.strip())
+        return sum(_count(p, kind) for p, kind in zip(self.paths, self.kinds, strict=True))
 
     def __iter__(self) -> Iterator[SourceRecord]:
         if self._hf is not None:
             for i, item in enumerate(self._hf):
                 yield SourceRecord(i, dict(item))
-        elif self.kind == "parquet":
-            parquet = pq.ParquetFile(str(self.path))
-            i = 0
-            for batch in parquet.iter_batches(batch_size=512):
-                for item in batch.to_pylist():
-                    yield SourceRecord(i, item)
-                    i += 1
-        elif self.kind == "json":
-            for i, item in enumerate(_read_json_array(self.path)):
-                yield _as_record(i, item)
-        else:
-            yield from _iter_jsonl(self.path)
+            return
+        offset = 0
+        for path, kind in zip(self.paths, self.kinds, strict=True):
+            n = 0
+            for record in _iter_file(path, kind):
+                error = record.error
+                if error is not None and len(self.paths) > 1:
+                    error = f"{path.name}: {error}"
+                yield SourceRecord(offset + record.index, record.data, error)
+                n += 1
+            offset += n
+
+
+def _expand(pattern: str) -> list[Path]:
+    if Path(pattern).exists():
+        return [Path(pattern)]
+    if any(ch in pattern for ch in "*?["):
+        matches = sorted(Path(p) for p in glob.glob(pattern))
+        if matches:
+            return matches
+        raise SourceError(f"{pattern}: no file matches this pattern")
+    raise SourceError(f"{pattern}: no such file or folder")
+
+
+def _count(path: Path, kind: str) -> int:
+    if kind == "parquet":
+        return pq.ParquetFile(str(path)).metadata.num_rows
+    if kind == "json":
+        return len(_read_json_array(path))
+    with _open_text(path) as f:
+        return sum(1 for line in f if line.strip())
+
+
+def _iter_file(path: Path, kind: str) -> Iterator[SourceRecord]:
+    if kind == "parquet":
+        i = 0
+        for batch in pq.ParquetFile(str(path)).iter_batches(batch_size=512):
+            for item in batch.to_pylist():
+                yield SourceRecord(i, item)
+                i += 1
+    elif kind == "json":
+        for i, item in enumerate(_read_json_array(path)):
+            yield _as_record(i, item)
+    else:
+        yield from _iter_jsonl(path)
 
 
 def _detect_kind(path: Path) -> str:
@@ -108,8 +145,8 @@ def _load_hf(path: Path, split: str | None) -> Any:
 
 def _open_text(path: Path) -> TextIO:
     if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+        return gzip.open(path, "rt", encoding="utf-8-sig")
+    return open(path, encoding="utf-8-sig")  # -sig: a byte-order mark is not part of the first record
 
 
 def _read_json_array(path: Path) -> list[Any]:

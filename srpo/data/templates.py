@@ -68,7 +68,8 @@ class PromptTemplate:
 
     @property
     def _used(self) -> set[str]:
-        return set(_PLACEHOLDER.findall(self.user))
+        texts = [self.user, *self.instructions.values()]
+        return {name for text in texts for name in _PLACEHOLDER.findall(text)}
 
 
 def _drop_empty_lines(text: str, values: dict[str, str]) -> str:

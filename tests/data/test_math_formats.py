@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+from srpo.data.math_formats import convert_problem_answer
+from srpo.data.problem import RecordRejected
 from srpo.data.rows import validate_row
 
 from .helpers import answers, convert_fixture, kept_indices, rejections
@@ -58,3 +62,20 @@ def test_dapo_math_shapes_and_repeated_rows():
     assert [(d.index, d.of) for d in report.duplicates_in_split] == [(1, "record 0")]
     assert rejections(report) == {4: "missing_field"}
     _check_rows(rows, "dapo_math")
+
+
+def test_field_errors_say_which_field_and_what_is_wrong():
+    cases = [
+        ({"problem": None, "answer": "1"}, "empty_field", "field 'problem' is null"),
+        ({"answer": "1"}, "missing_field", "no field 'problem' or 'question' (has ['answer'])"),
+        ({"problem": 7, "answer": "1"}, "bad_field_type", "field 'problem' must be text, got int"),
+        (
+            {"problem": "p", "answer": float("nan")},
+            "bad_field_type",
+            "field 'answer' must be text, got float",
+        ),
+    ]
+    for record, reason, detail in cases:
+        with pytest.raises(RecordRejected) as err:
+            convert_problem_answer(record)
+        assert (err.value.reason, err.value.detail) == (reason, detail)

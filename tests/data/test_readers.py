@@ -86,3 +86,19 @@ def test_unreadable_inputs(tmp_path):
     (tmp_path / "folder").mkdir()
     with pytest.raises(SourceError, match="save_to_disk"):
         RecordSource(tmp_path / "folder")
+
+
+def test_glob_pattern_reads_shards_in_name_order(tmp_path):
+    for n, rows in enumerate([ROWS, [{"question": "q3"}], ROWS[:1]]):
+        pq.write_table(pa.Table.from_pylist(rows), tmp_path / f"train-{n:05d}-of-00003.parquet")
+    (tmp_path / "train-00003-of-00003.jsonl").write_text('{"question": "q4"}\n{broken\n')
+    source = RecordSource(tmp_path / "train-*")
+    records = list(source)
+    assert len(source) == len(records) == 6
+    assert [r.index for r in records] == list(range(6))
+    assert [r.data["question"] for r in records[:5]] == ["q1", "q2", "q3", "q1", "q4"]
+    assert records[5].error.startswith("train-00003-of-00003.jsonl: line 2 is not valid JSON")
+    with pytest.raises(SourceError, match="no file matches this pattern"):
+        RecordSource(tmp_path / "test-*.parquet")
+    with pytest.raises(SourceError, match="--source-split is for save_to_disk folders"):
+        RecordSource(tmp_path / "train-00000-of-00003.parquet", split="train")

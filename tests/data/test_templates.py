@@ -105,3 +105,17 @@ def test_custom_template_file_and_unknown_name(tmp_path):
 def test_builder_names_the_source_in_errors():
     with pytest.raises(TemplateError, match="^where.yaml: 'user' must be a non-empty string"):
         template_from_dict("x", {"domain": "math", "user": ""}, "where.yaml")
+
+
+def test_starter_code_may_be_placed_by_the_instructions(tmp_path):
+    data = {
+        "domain": "code",
+        "user": "{{problem}}\n{{instructions}}",
+        "instructions": {
+            "stdio": "Use stdin.",
+            "call": "Complete:\n{{starter_code}}",
+            "assert": "Pass the tests.",
+        },
+    }
+    (message,) = _load(tmp_path, data).render(CALL)
+    assert message["content"] == "Sum a list.\nComplete:\ndef total(xs):"

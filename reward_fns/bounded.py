@@ -7,18 +7,24 @@ worker processes, each with an address-space rlimit; a call that overruns its wa
 its worker killed (SIGKILL) and replaced, and the caller gets a :class:`BoundedResult` that says so.
 Nothing here raises on a bad *input*; only misuse (a closed pool) raises.
 
-Workers are fresh interpreters (``python -m reward_fns.bounded``) talking over two pipes, not
-``multiprocessing`` children: ``fork`` is unsafe in a threaded parent, and ``spawn``/``forkserver``
-re-import the parent's ``__main__``, which breaks scripts without a main guard. A replacement starts
-in the background while the caller already has its answer.
+Where workers come from: a *zygote*, a fresh interpreter (``python -m reward_fns.bounded``) that
+imports SymPy and the parser once and then forks a worker per request, handing it two pipes
+received over a Unix socket. Forking the trainer itself is unsafe (it is threaded) and
+``spawn``/``forkserver`` re-import the caller's ``__main__`` (which breaks scripts without a main
+guard); forking the single-threaded zygote is safe and makes a replacement cost milliseconds
+instead of the seconds an import of SymPy takes.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import queue
 import resource
+import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -49,8 +55,6 @@ def _serve(inbox: Connection, outbox: Connection, memory_mb: int) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     soft = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-    for module in PRELOAD:
-        __import__(module)
     outbox.send(("ready", None))
     while True:
         try:
@@ -75,38 +79,106 @@ def _serve(inbox: Connection, outbox: Connection, memory_mb: int) -> None:
             outbox.send(("error", f"{type(exc).__name__}: {str(exc)[:300]}"))
 
 
-class _Worker:
-    """One worker interpreter and the parent's ends of its two pipes."""
+_PID = struct.Struct("!I")
 
-    def __init__(self, memory_mb: int) -> None:
-        to_child_r, to_child_w = os.pipe()
-        from_child_r, from_child_w = os.pipe()
+
+def _zygote_main(sock_fd: int) -> None:
+    """Zygote loop: for each request (memory bound + two pipe ends) fork a worker, reply its pid."""
+    sock = socket.socket(fileno=sock_fd)
+    for module in PRELOAD:
+        __import__(module)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps finished workers
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(sock, _PID.size, 2)
+        except OSError:
+            return
+        if not msg or len(fds) != 2:
+            return  # the parent went away
+        pid = os.fork()
+        if pid == 0:
+            sock.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            try:
+                _serve(
+                    Connection(fds[0], writable=False),
+                    Connection(fds[1], readable=False),
+                    _PID.unpack(msg)[0],
+                )
+            finally:
+                os._exit(0)
+        for fd in fds:
+            os.close(fd)
+        sock.sendall(_PID.pack(pid))
+
+
+class _Zygote:
+    """The parent's handle on a zygote process."""
+
+    def __init__(self) -> None:
+        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         try:
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "reward_fns.bounded",
-                    str(to_child_r),
-                    str(from_child_w),
-                    str(memory_mb),
-                ],
-                pass_fds=(to_child_r, from_child_w),
+                [sys.executable, "-m", "reward_fns.bounded", str(child_end.fileno())],
+                pass_fds=(child_end.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 env=env,
             )
         finally:
+            child_end.close()
+        self.sock = parent_end
+        self._lock = threading.Lock()
+
+    def fork(self, memory_mb: int) -> tuple[int, Connection, Connection]:
+        """A new worker: ``(pid, connection to send tasks, connection to receive results)``."""
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        try:
+            with self._lock:
+                socket.send_fds(self.sock, [_PID.pack(memory_mb)], [to_child_r, from_child_w])
+                reply = b""
+                while len(reply) < _PID.size:
+                    chunk = self.sock.recv(_PID.size - len(reply))
+                    if not chunk:
+                        raise ConnectionError("the zygote process exited")
+                    reply += chunk
+        except BaseException:
+            for fd in (to_child_w, from_child_r):
+                os.close(fd)
+            raise
+        finally:
             os.close(to_child_r)
             os.close(from_child_w)
-        self.send_conn = Connection(to_child_w, readable=False)
-        self.recv_conn = Connection(from_child_r, writable=False)
+        return (
+            _PID.unpack(reply)[0],
+            Connection(to_child_w, readable=False),
+            Connection(from_child_r, writable=False),
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        self.sock.close()  # the zygote exits on EOF
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+
+class _Worker:
+    """One worker process (a child of the zygote) and the parent's ends of its two pipes."""
+
+    def __init__(self, zygote: _Zygote, memory_mb: int) -> None:
+        self.pid, self.send_conn, self.recv_conn = zygote.fork(memory_mb)
         self.ready = False
 
     def wait_ready(self, timeout_s: float) -> bool:
-        """Wait for the start-up handshake (imports done); start-up is not charged to a task."""
+        """Wait for the start-up handshake; start-up is not charged to a task."""
         if not self.ready:
             try:
                 self.ready = self.recv_conn.poll(timeout_s) and self.recv_conn.recv()[0] == "ready"
@@ -115,20 +187,20 @@ class _Worker:
         return self.ready
 
     def kill(self) -> None:
-        try:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        finally:
-            self.send_conn.close()
-            self.recv_conn.close()
+        """SIGKILL a live (unresponsive) worker; only called before it could have been reaped."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        self.close()
+
+    def close(self) -> None:
+        self.send_conn.close()
+        self.recv_conn.close()
 
 
 class BoundedPool:
     """A fixed number of worker processes; :meth:`run` is safe to call from many threads at once."""
 
-    #: How long a new worker may take to import SymPy and the parser before it counts as crashed.
+    #: How long a new worker may take to answer its first handshake (the zygote's imports included).
     start_timeout_s = 120.0
 
     def __init__(self, workers: int = 2, timeout_s: float = 5.0, memory_mb: int = 1024) -> None:
@@ -139,6 +211,7 @@ class BoundedPool:
         self.workers = workers
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
+        self._zygote = _Zygote()
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
@@ -148,17 +221,25 @@ class BoundedPool:
             self._idle.put(self._spawn())
 
     def _spawn(self) -> _Worker:
-        worker = _Worker(self.memory_mb)
+        with self._lock:
+            if not self._zygote.alive():  # e.g. killed by the OOM killer: start another
+                self._zygote.close()
+                self._zygote = _Zygote()
+            zygote = self._zygote
+        worker = _Worker(zygote, self.memory_mb)
         with self._lock:
             self._all.add(worker)
         return worker
 
-    def _replace(self, worker: _Worker) -> _Worker:
+    def _replace(self, worker: _Worker, alive: bool) -> _Worker | None:
         with self._lock:
             self._all.discard(worker)
             self.replacements += 1
-        worker.kill()
-        return self._spawn()
+        if alive:
+            worker.kill()
+        else:
+            worker.close()  # already exited: its pid may be reused, so do not signal it
+        return None if self._closed else self._spawn()
 
     def run(self, fn: Callable[..., Any], *args: Any, timeout_s: float | None = None) -> BoundedResult:
         """Call ``fn(*args)`` in a worker; ``fn`` must be a module-level (picklable) function.
@@ -169,7 +250,7 @@ class BoundedPool:
         if self._closed:
             raise RuntimeError("BoundedPool is closed")
         budget = self.timeout_s if timeout_s is None else timeout_s
-        worker = self._idle.get()
+        worker: _Worker | None = self._idle.get()
         start = time.monotonic()
         payload: Any = None
         partial: Any = None  # the last partial result a generator task reported
@@ -196,13 +277,14 @@ class BoundedPool:
             if status == "error":
                 return BoundedResult(False, partial, f"error: {payload}", elapsed)
             # timeout, memory, crash: the worker is no longer trusted
-            worker = self._replace(worker)
+            replacement = self._replace(worker, alive=status == "timeout")
+            worker = replacement
             reason = {"timeout": "timeout", "memory": "memory"}.get(status, "worker_crashed")
             return BoundedResult(False, partial, reason, elapsed)
         finally:
-            if self._closed:
-                worker.kill()
-            else:
+            if worker is not None and self._closed:
+                worker.close()
+            elif worker is not None:
                 self._idle.put(worker)
 
     def map(
@@ -217,12 +299,13 @@ class BoundedPool:
             return list(ex.map(lambda a: self.run(fn, *a, timeout_s=timeout_s), arg_tuples))
 
     def close(self) -> None:
-        """Kill every worker; idempotent."""
+        """Stop every worker and the zygote; idempotent."""
         self._closed = True
         with self._lock:
             workers, self._all = list(self._all), set()
         for worker in workers:
-            worker.kill()
+            worker.close()  # each worker exits on EOF
+        self._zygote.close()
 
 
 _pools: dict[tuple[int, float, int], BoundedPool] = {}
@@ -254,9 +337,5 @@ def close_shared_pools() -> None:
         pool.close()
 
 
-if __name__ == "__main__":  # a worker: python -m reward_fns.bounded <in fd> <out fd> <memory MB>
-    _serve(
-        Connection(int(sys.argv[1]), writable=False),
-        Connection(int(sys.argv[2]), readable=False),
-        int(sys.argv[3]),
-    )
+if __name__ == "__main__":  # the zygote: python -m reward_fns.bounded <socket fd>
+    _zygote_main(int(sys.argv[1]))

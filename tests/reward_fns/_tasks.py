@@ -1,0 +1,49 @@
+"""Module-level task functions for the bounded-pool tests (workers import them by name)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+
+def echo(x: object) -> object:
+    return x
+
+
+def pid() -> int:
+    return os.getpid()
+
+
+def sleep(seconds: float) -> str:
+    time.sleep(seconds)
+    return "woke"
+
+
+def spin_forever() -> None:
+    while True:
+        pass
+
+
+def allocate(mb: int) -> int:
+    block = bytearray(mb * 1024 * 1024)
+    return len(block)
+
+
+def fail() -> None:
+    raise ValueError("bad input 42")
+
+
+def die() -> None:
+    os._exit(3)
+
+
+def recurse(n: int) -> int:
+    return recurse(n + 1) + 1
+
+
+def partial_then_hang() -> Iterator[str]:
+    yield "first"
+    yield "second"
+    while True:
+        pass

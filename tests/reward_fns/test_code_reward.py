@@ -1,0 +1,112 @@
+"""Code reward pieces: program extraction, spec errors, scoring rules, batching of single calls.
+
+Programs run through the sandbox's local backend here (fast, no Docker); the Docker path is
+covered end to end in test_code_e2e.py. About 5 s.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from reward_fns.code_reward import (
+    CodeGrader,
+    code_accuracy,
+    extract_program,
+    fenced_blocks,
+    parse_test_spec,
+    program_digest,
+)
+from sandbox import RunResult, TestResult, TestSpec, Verdict
+
+TAGS = ("python", "py", "")
+ADD_SPEC = json.dumps({"format": "call", "fn_name": "add", "cases": [{"args": [1, 2], "expected": 3}]})
+
+
+def test_last_matching_block_wins():
+    response = "plan\n```python\nx = 1\n```\nbetter:\n```py\nx = 2\n```\n```text\nnot code\n```\n"
+    assert extract_program(response, TAGS) == "x = 2\n"
+
+
+def test_untagged_block_and_tag_filter():
+    assert extract_program("```\nprint(1)\n```", TAGS) == "print(1)\n"
+    assert extract_program("```\nprint(1)\n```", ("python",)) is None
+
+
+def test_fence_rules():
+    # a longer fence is closed only by one at least as long; an unclosed block is ignored
+    text = "````python\nprint('```')\n```\nstill inside\n````\n```python\ntruncated"
+    assert fenced_blocks(text) == [("python", "print('```')\n```\nstill inside\n")]
+
+
+def test_no_fence():
+    assert extract_program("def f(): pass", TAGS) is None
+    assert extract_program("def f(): pass", TAGS, require_fence=False) == "def f(): pass"
+    assert extract_program("   ", TAGS, require_fence=False) is None
+
+
+def test_digest_is_stable_and_short():
+    assert program_digest("x = 1\n") == program_digest("x = 1") != program_digest("x = 2")
+    assert program_digest("x").startswith("code:") and len(program_digest("x")) == 17
+
+
+def test_spec_errors_name_the_row():
+    with pytest.raises(ValueError, match=r"row\(data_source='mbpp', index=4\): code row has no test spec"):
+        parse_test_spec("", "row(data_source='mbpp', index=4)")
+    with pytest.raises(ValueError, match=r"row\(x\): unparsable code test spec: .*not valid JSON"):
+        parse_test_spec("{oops", "row(x)")
+    with pytest.raises(ValueError, match=r"row\(x\): unparsable code test spec: .*fn_name"):
+        parse_test_spec(json.dumps({"format": "call", "cases": [{"args": [], "expected": 1}]}), "row(x)")
+    assert isinstance(parse_test_spec(ADD_SPEC, "row(x)"), TestSpec)
+
+
+def _result(*verdicts: Verdict) -> RunResult:
+    return RunResult([TestResult(v, 0.01) for v in verdicts])
+
+
+def test_all_or_nothing_and_partial_credit():
+    mixed = _result(Verdict.PASSED, Verdict.WRONG_ANSWER, Verdict.TIME_LIMIT, Verdict.PASSED)
+    assert code_accuracy(mixed, partial_credit=False) == (0.0, "passed 2/4: time_limit x1, wrong_answer x1")
+    assert code_accuracy(mixed, partial_credit=True)[0] == 0.5
+    assert code_accuracy(_result(Verdict.PASSED, Verdict.PASSED), partial_credit=False) == (1.0, "all_passed")
+    assert code_accuracy(RunResult([]), partial_credit=True) == (0.0, "passed 0/0: no tests run")
+
+
+class CountingGrader(CodeGrader):
+    """The real grader, counting how many sandbox batches it sends."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.batch_sizes: list[int] = []
+
+    def run_batch(self, items):
+        self.batch_sizes.append(len(items))
+        return super().run_batch(items)
+
+
+def test_concurrent_single_calls_share_sandbox_batches():
+    grader = CountingGrader({"backend": "local", "pool_size": 2}, window_s=0.2, max_batch=64)
+    spec = TestSpec.from_json(ADD_SPEC)
+    results: dict[int, RunResult] = {}
+
+    def call(i: int) -> None:
+        program = "def add(a, b):\n    return a + b\n" if i % 2 == 0 else "def add(a, b):\n    return a - b\n"
+        results[i] = grader.run_one(program, spec)
+
+    try:
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        grader.close()
+    assert [results[i].all_passed for i in range(8)] == [i % 2 == 0 for i in range(8)]
+    assert sum(grader.batch_sizes) == 8 and len(grader.batch_sizes) < 8
+
+
+def test_unknown_sandbox_option_is_named():
+    with pytest.raises(ValueError, match="code.sandbox"):
+        CodeGrader({"pool": 3})

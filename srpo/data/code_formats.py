@@ -59,7 +59,7 @@ def _release_date(value: Any) -> date | None:
 def _check_date_window(record: Mapping[str, Any], options: ConvertOptions) -> None:
     if options.date_from is None and options.date_until is None:
         return
-    released = _release_date(record.get("contest_date"))
+    released = _release_date(record.get("contest_date") or record.get("release_date"))
     if released is None:
         raise RecordRejected("outside_date_window", "no 'contest_date' to compare with the date window")
     if (options.date_from and released < options.date_from) or (

@@ -94,7 +94,7 @@ def warm_up(
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         scheduler.step()
-        losses.append(float(loss))
+        losses.append(loss.detach().item())
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
         if on_step is not None:
             on_step(step, losses[-1])

@@ -57,6 +57,23 @@ def connect(config: SandboxConfig) -> docker.APIClient:
     return api
 
 
+def daemon_down(url: str, timeout_s: float = 5.0) -> str | None:
+    """Why the daemon at `url` does not answer a ping on a new connection, or None if it does.
+
+    A new client matters: a pooled keep-alive connection can still answer while dockerd shuts down."""
+    try:
+        client = docker.APIClient(base_url=url, timeout=timeout_s)
+    except docker.errors.DockerException as e:
+        return f"{type(e).__name__}: {e}"
+    try:
+        client.ping()
+    except Exception as e:  # anything at all means: not usable
+        return f"ping: {type(e).__name__}: {e}"
+    finally:
+        client.close()
+    return None
+
+
 def owner_label() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -111,6 +128,7 @@ class DockerWorker(Worker):
     def __init__(self, api: docker.APIClient, config: SandboxConfig, labels: dict[str, str]) -> None:
         super().__init__()
         self.api = api
+        self.url = _daemon_url(config)
         self.config = config
         self.id: str | None = None
         self._sock: socket.socket | None = None
@@ -193,12 +211,11 @@ class DockerWorker(Worker):
 
     def describe_failure(self, err: BaseException) -> SandboxError:
         """Tell a dead container (run lost, pool fine) from a dead daemon (clear, raised error)."""
-        try:
-            self.api.ping()
-        except Exception as e:
+        why = daemon_down(self.url)
+        if why or isinstance(err, _CONNECTION_ERRORS):
             return SandboxUnavailable(
-                f"the Docker daemon at {self.api.base_url} stopped answering during a sandbox run "
-                f"({type(err).__name__}: {err}; ping: {type(e).__name__}: {e})"
+                f"the Docker daemon at {self.url} stopped answering during a sandbox run "
+                f"({type(err).__name__}: {err}; {why or 'connection refused'})"
             )
         detail = self.stderr.decode("utf-8", "replace").strip()[-500:]
         name = self.id[:12] if self.id else "(not created)"

@@ -129,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     write_rows(rows, output)
     print(f"  wrote {len(rows)} rows to {output} (template {template.name})")
+    if template.reward_format:
+        key = "math_template" if template.domain == "math" else "code_template"
+        print(f"  the reward must check format '{template.reward_format}' (reward_kwargs.format.{key})")
     return 0
 
 

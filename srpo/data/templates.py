@@ -37,6 +37,8 @@ class PromptTemplate:
     starter_code_block: str = ""
     instructions: dict[str, str] = field(default_factory=dict)
     description: str = ""
+    # The reward's format template (reward_fns.config.FORMAT_TEMPLATES) that checks what this asks for.
+    reward_format: str | None = None
 
     def render(self, problem: Problem) -> list[dict[str, str]]:
         """The chat messages for one problem."""
@@ -95,7 +97,7 @@ def _check_placeholders(text: str, allowed: set[str], where: str) -> None:
 
 def template_from_dict(name: str, data: dict[str, Any], where: str) -> PromptTemplate:
     """Build and check a template from its YAML mapping; ``where`` names the file in errors."""
-    known = {"description", "domain", "system", "user", "starter_code_block", "instructions"}
+    known = {"description", "domain", "system", "user", "starter_code_block", "instructions", "reward_format"}
     unknown = set(data) - known
     if unknown:
         raise TemplateError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
@@ -134,7 +136,14 @@ def template_from_dict(name: str, data: dict[str, Any], where: str) -> PromptTem
         starter_code_block=block,
         instructions=dict(instructions),
         description=str(data.get("description", "")),
+        reward_format=_optional_name(data.get("reward_format"), f"{where}: 'reward_format'"),
     )
+
+
+def _optional_name(value: Any, where: str) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise TemplateError(f"{where} must be a format template name, got {value!r}")
+    return value
 
 
 def available_templates(template_dir: Path = TEMPLATE_DIR) -> list[str]:

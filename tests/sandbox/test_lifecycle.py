@@ -16,7 +16,7 @@ from sandbox.docker_backend import connect, reap_stale
 
 from .conftest import IMAGE, REPO, TEST_LABEL, docker_config
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
 
 
 def labelled(selector: str) -> list[str]:

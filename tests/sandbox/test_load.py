@@ -16,7 +16,7 @@ from sandbox import TestSpec, Verdict, make_sandbox
 
 from .conftest import TEST_LABEL, docker_config
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
 RUNS = 1000
 CONCURRENCY = 8

@@ -16,7 +16,7 @@ from sandbox import TestSpec, Verdict, make_sandbox
 
 from .conftest import docker_config
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
 
 TIME_LIMIT = 2.0
 OUTPUT_LIMIT = 1 << 20

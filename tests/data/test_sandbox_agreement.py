@@ -1,6 +1,9 @@
 """The converted specs mean to the real sandbox what they mean to us: reference solutions of the code
 fixtures pass every case in the sandbox (local backend here; Docker in the docker-marked tests), and
-HumanEval's 164 canonical solutions pass their converted tests inside the Docker sandbox."""
+HumanEval's 164 canonical solutions pass their converted tests inside the Docker sandbox.
+
+Time limits are generous (30 s a case): these programs take milliseconds, and a shared CI machine
+under load must not turn a slow container start into a failed data check."""
 
 from __future__ import annotations
 
@@ -42,7 +45,11 @@ def _check_fixture_pairs(sandbox) -> None:
     pairs = _reference_pairs()
     assert len(pairs) == 14
     results = sandbox.run_batch(pairs)
-    failed = [(p[:40], r.verdicts) for p, r in zip(pairs, results, strict=True) if not r.all_passed]
+    failed = [
+        (p[:40], r.verdicts, [t.detail for t in r.tests])
+        for p, r in zip(pairs, results, strict=True)
+        if not r.all_passed
+    ]
     assert failed == []
     # And the sandbox does fail a wrong program on the same specs.
     wrong = sandbox.run_batch([("print('no')\n", spec) for _, spec in pairs])
@@ -50,14 +57,16 @@ def _check_fixture_pairs(sandbox) -> None:
 
 
 def test_fixture_solutions_pass_in_the_local_sandbox():
-    with make_sandbox(SandboxConfig(backend="local", pool_size=2, time_limit_s=10.0)) as sandbox:
+    with make_sandbox(SandboxConfig(backend="local", pool_size=2, time_limit_s=30.0)) as sandbox:
         _check_fixture_pairs(sandbox)
 
 
 @pytest.fixture(scope="module")
 def docker_sandbox():
     try:
-        sandbox = make_sandbox(SandboxConfig(backend="docker", pool_size=2, time_limit_s=10.0))
+        sandbox = make_sandbox(
+            SandboxConfig(backend="docker", pool_size=2, time_limit_s=30.0, label="srpo.sandbox.datatest")
+        )
     except (SandboxUnavailable, ImageMissing) as exc:
         pytest.skip(f"no Docker sandbox here: {exc}")
     with sandbox:
@@ -83,6 +92,8 @@ def test_humaneval_canonical_solutions_pass_in_the_docker_sandbox(docker_sandbox
         pairs.append((program, TestSpec.from_json(row["reward_model"]["ground_truth"])))
     results = docker_sandbox.run_batch(pairs)
     failed = [
-        row["extra_info"]["source_id"] for row, r in zip(rows, results, strict=True) if not r.all_passed
+        (row["extra_info"]["source_id"], r.verdicts, [t.detail for t in r.tests])
+        for row, r in zip(rows, results, strict=True)
+        if not r.all_passed
     ]
     assert len(pairs) == 164 and failed == []

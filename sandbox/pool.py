@@ -66,7 +66,10 @@ class Worker(ABC):
         except (OSError, EOFError, TimeoutError) as e:
             raise self.describe_failure(e) from e
         line, _, self._buf = self._buf.partition(b"\n")
-        reply = json.loads(line)
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            raise WorkerDied(f"unreadable supervisor reply: {line[:200]!r}") from None
         if reply.get("op") == "error":
             raise WorkerDied(str(reply.get("message")))
         return reply
@@ -156,7 +159,8 @@ class WorkerPool:
             return
         t = threading.Thread(target=self._replace, args=(worker,), daemon=True)
         t.start()
-        self._background = [b for b in self._background if b.is_alive()] + [t]
+        with self._lock:
+            self._background = [b for b in self._background if b.is_alive()] + [t]
 
     def discard(self, worker: Worker) -> None:
         """Drop a broken worker without replacing it (the next acquire creates one if needed)."""
@@ -190,7 +194,8 @@ class WorkerPool:
             self._closed = True
             workers = list(self._all)
             self._all.clear()
-        for t in self._background:
+            background = list(self._background)
+        for t in background:
             t.join(timeout=30)
         threads = [threading.Thread(target=w.close, daemon=True) for w in workers]
         for t in threads:

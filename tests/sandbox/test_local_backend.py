@@ -1,0 +1,77 @@
+"""The opt-in local backend: announced with a warning, and still bounded (time, memory, output,
+leftover processes, and no network where namespaces are available). No Docker needed."""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+
+import pytest
+
+from sandbox import SandboxConfig, TestSpec, Verdict, make_sandbox
+from sandbox.local_backend import namespace_prefix
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def one(output: str = "") -> TestSpec:
+    return TestSpec.from_dict(
+        {"format": "stdio", "time_limit_s": 2, "cases": [{"input": "", "output": output}]}
+    )
+
+
+@pytest.fixture(scope="module")
+def sb():
+    with make_sandbox(
+        SandboxConfig(backend="local", pool_size=1, memory_mb=256, output_limit_bytes=1 << 20)
+    ) as s:
+        yield s
+
+
+def test_choosing_it_logs_a_warning(caplog):
+    with caplog.at_level(logging.WARNING, logger="sandbox.local_backend"):
+        make_sandbox(SandboxConfig(backend="local", pool_size=1)).close()
+    assert any("LOCAL sandbox backend" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("program", "verdict"),
+    [
+        ("while True:\n    pass\n", Verdict.TIME_LIMIT),
+        ("import time\ntime.sleep(100)\n", Verdict.TIME_LIMIT),
+        ("x = bytearray(10 ** 10)\n", Verdict.MEMORY_LIMIT),
+        ("while True:\n    print('y' * 1000)\n", Verdict.OUTPUT_LIMIT),
+        ("raise SystemExit(3)\n", Verdict.RUNTIME_ERROR),
+    ],
+)
+def test_limits(sb, program, verdict):
+    assert sb.run(program, one()).tests[0].verdict is verdict
+
+
+@pytest.mark.skipif(not namespace_prefix(), reason="without a PID namespace a setsid() daemon escapes")
+def test_leftover_processes_are_killed(sb):
+    daemon = """
+        import os, time
+        if os.fork() == 0:
+            os.setsid()
+            time.sleep(0.5)
+            open(os.path.expanduser("~/../leftover"), "w").write("x")
+            time.sleep(60)
+        print("done")
+    """
+    assert sb.run(textwrap.dedent(daemon), one("done")).all_passed
+    look = "import os, time\ntime.sleep(1)\nprint(os.path.exists(os.path.expanduser('~/../leftover')))\n"
+    assert sb.run(look, one("False")).all_passed
+
+
+@pytest.mark.skipif(not namespace_prefix(), reason="unshare is not usable here")
+def test_no_network_with_namespaces(sb):
+    program = """
+        import socket
+        try:
+            socket.create_connection(("1.1.1.1", 53), timeout=1)
+            print("reached")
+        except OSError:
+            print("blocked")
+    """
+    assert sb.run(textwrap.dedent(program), one("blocked")).all_passed

@@ -15,6 +15,9 @@ from typing import Any, Literal, Protocol
 
 DEFAULT_IMAGE = "srpo-sandbox:py3"
 IMAGE_BUILD_HINT = "scripts/build_sandbox_image.sh"
+SUPPORTED_LANGUAGES = (
+    "python",
+)  # a language needs a row in supervisor.STDIO_COMMANDS and its toolchain in the image
 
 
 # ---------------------------------------------------------------- errors
@@ -126,8 +129,12 @@ class TestSpec:
             raise BadTestSpec(
                 f"test spec: format call needs 'fn_name' to be a Python identifier, got {self.fn_name!r}"
             )
-        if self.language != "python":
-            raise BadTestSpec(f"test spec: language {self.language!r} is not supported yet (only python)")
+        if self.language not in SUPPORTED_LANGUAGES:
+            raise BadTestSpec(
+                f"test spec: language {self.language!r} is not supported (supported: {', '.join(SUPPORTED_LANGUAGES)})"
+            )
+        if self.language != "python" and self.format != "stdio":
+            raise BadTestSpec(f"test spec: format {self.format} needs language python, got {self.language!r}")
         if self.time_limit_s is not None and not (math.isfinite(self.time_limit_s) and self.time_limit_s > 0):
             raise BadTestSpec(f"test spec: time_limit_s must be a positive number, got {self.time_limit_s!r}")
         if self.memory_mb is not None and self.memory_mb < 16:

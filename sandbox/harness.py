@@ -33,6 +33,7 @@ def build_request(run_id: int, program: str, spec: TestSpec, config: SandboxConf
         "op": "run",
         "id": run_id,
         "format": spec.format,
+        "language": spec.language,
         "program": program,
         "fn_name": spec.fn_name,
         "cases": cases,

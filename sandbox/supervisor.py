@@ -40,6 +40,10 @@ def _is_real_root() -> bool:
 
 DROP_TO_UID = 65534 if _is_real_root() else None  # the local backend run as root runs programs as nobody
 
+# How a stdio program (saved as prog.py) is started, per language. Python is what the image
+# ships; an image with another toolchain adds its row here and to SUPPORTED_LANGUAGES in api.py.
+STDIO_COMMANDS = {"python": (sys.executable, "-I", "prog.py")}
+
 # Runs call-based and assert-based cases: the candidate and the test share one interpreter.
 # fd 3 is a file only the host reads back; the marker is written after the test finished, so a
 # program that exits early (sys.exit, os._exit) cannot look like a pass.
@@ -300,7 +304,14 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
         stdin_path = os.path.join(case_dir, ".stdin")
         with open(stdin_path, "w", encoding="utf-8") as f:
             f.write(case["input"])
-        argv = [sys.executable, "-I", "prog.py"]
+        command = STDIO_COMMANDS.get(req.get("language") or "python")
+        if command is None:
+            return {
+                "status": "error",
+                "message": f"language {req.get('language')!r} is not in this image",
+                "wall_s": 0.0,
+            }
+        argv = list(command)
     elif fmt == "call":
         with open(os.path.join(case_dir, "case.json"), "w", encoding="utf-8") as f:
             json.dump({"args": case["args"], "kwargs": case["kwargs"]}, f)
@@ -316,7 +327,13 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
 
     res_path = os.path.join(case_dir, ".result")
     time_limit = float(req["time_limit_s"])
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": case_dir, "TMPDIR": case_dir}
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": case_dir,
+        "TMPDIR": case_dir,
+        "MALLOC_ARENA_MAX": "2",  # per-thread malloc arenas would eat the address-space limit
+    }
     oom_before = _oom_kills()
     with open(stdin_path, "rb") as fin, open(res_path, "wb") as fres:
         start = time.monotonic()

@@ -283,7 +283,10 @@ def convert_mbpp(record: Mapping[str, Any], options: ConvertOptions) -> Problem:
     if entry in defined:
         starter = f"def {entry}({ast.unparse(defined[entry].args)}):"
 
-    preamble = [str(i) for i in (record.get("test_imports") or []) if str(i).strip()]
+    imports = record.get("test_imports") or []
+    if isinstance(imports, str):
+        imports = [imports]
+    preamble = [str(i) for i in imports if str(i).strip()]
     setup = get_optional_text(record, "test_setup_code")
     if setup:
         preamble.append(setup)

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from srpo.data.formats import SourceFormat
 from srpo.data.problem import ConvertOptions, Problem, RecordRejected
-from srpo.data.readers import SourceRecord
+from srpo.data.readers import SourceError, SourceRecord
 from srpo.data.rows import ROW_ARROW_SCHEMA, DataRowError, iter_parquet_rows, validate_row
 from srpo.data.templates import PromptTemplate, TemplateError
 from srpo.data.text import make_prompt_id, text_hash
@@ -103,6 +103,10 @@ def reference_keys(paths: Sequence[str | Path]) -> dict[str, str]:
     """
     keys: dict[str, str] = {}
     for path in paths:
+        try:
+            pq.read_schema(str(path))
+        except Exception as exc:  # missing file, not parquet: pyarrow raises several types
+            raise SourceError(f"{path}: cannot read this split's file for de-duplication: {exc}") from exc
         for row in iter_parquet_rows(path):
             extra = row.get("extra_info") or {}
             if extra.get("problem_hash"):
@@ -146,6 +150,12 @@ def convert_records(
             problem = fmt.convert(record.data, options)
         except RecordRejected as exc:
             report.rejected.append(Rejection(record.index, exc.reason, exc.detail))
+            continue
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            # A record of a shape no converter rule foresaw: reported (it may reveal a converter bug)
+            # rather than ending a long conversion with every other record lost.
+            detail = f"{type(exc).__name__}: {exc}"
+            report.rejected.append(Rejection(record.index, "converter_error", detail))
             continue
 
         # Repeats are common (DAPO-Math-17k ships each problem ~100 times): settle them before the

@@ -115,6 +115,22 @@ def test_converter_errors_and_invalid_rows_are_rejected_not_written():
     assert "mem record 0: field 'reward_model.ground_truth'" in report.rejected[0].detail
     assert "cobol" in report.rejected[0].detail
 
+    # A converter tripping over a shape it did not foresee loses that record only.
+    def fragile(record, options):
+        return Problem(problem=record["q"], ground_truth=record["a"])
+
+    fmt = SourceFormat("fragile", "math", "fragile", "math_boxed", fragile, "test only")
+    rows, report = convert_records(
+        _records([{"q": "1+1?", "a": "2"}, {"q": "2+2?"}, {"q": "3+3?", "a": "6"}]),
+        fmt,
+        load_template("math_boxed"),
+        source="mem",
+    )
+    assert [r["reward_model"]["ground_truth"] for r in rows] == ["2", "6"]
+    assert [(r.index, r.reason, r.detail) for r in report.rejected] == [
+        (1, "converter_error", "KeyError: 'a'")
+    ]
+
 
 def test_cli_end_to_end_writes_valid_parquet_and_report(tmp_path, capsys):
     main = _cli()
@@ -226,6 +242,10 @@ def test_cli_usage_errors(tmp_path, capsys):
         == 2
     )
     assert "no such file" in capsys.readouterr().err
+    (tmp_path / "test.parquet").write_text("not parquet")
+    assert main(["--format", "gsm8k", "--input", str(FIXTURES / "gsm8k.jsonl"), "--output", str(tmp_path / "x.parquet"),
+                 "--dedup-against", str(tmp_path / "test.parquet")]) == 2  # fmt: skip
+    assert "cannot read this split's file for de-duplication" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--format", "livecodebench", "--input", "x", "--output", "y", "--date-from", "last week"])
 

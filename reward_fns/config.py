@@ -6,7 +6,7 @@ whole reward is configured from one YAML block. Sections mirror the parts of SRP
     reward_kwargs:
       weights:  {accuracy: 1.0, format: 0.2, language: 0.2}
       math:     {timeout_s: 5.0, rel_tol: 1.0e-6, answer_patterns: [...]}
-      code:     {language: python, partial_credit: false, sandbox: {backend: docker, ...}}
+      code:     {partial_credit: false, fence_tags: [python, py], sandbox: {backend: docker, ...}}
       format:   {math_template: boxed, code_template: code_block}
       language: {enabled: true, min_minority_units: 4}
 
@@ -86,7 +86,6 @@ class MathConfig:
 class CodeConfig:
     """Program extraction and sandboxed testing."""
 
-    language: str = "python"  # default when the test spec does not say
     fence_tags: tuple[str, ...] = ("python", "py", "python3", "")  # accepted ``` info strings
     require_fence: bool = True  # False: a response without a fence is taken as the program
     partial_credit: bool = False  # paper: 1 only if every test passes; True: fraction passed

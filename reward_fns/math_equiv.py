@@ -41,7 +41,9 @@ _UNIT_TAIL = re.compile(
 _NOT_UNITS = frozenset({"pi", "sqrt", "ln", "log", "sin", "cos", "tan", "exp", "or", "and"})
 _THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _DIGIT_GROUP_SPACE = re.compile(r"(?<=\d)(?:\{,\}|\\,|\\ |\s)(?=\d{3}\b)")
-_CHOICE = re.compile(r"^\(?\s*([A-Ea-e])\s*\)?$")
+_CHOICE = re.compile(r"^\(\s*([A-Ea-e])\s*\)$|^([A-E])$")  # "(c)" or "C"; a bare "e" is Euler's number
+#: Words that are names of mathematical constants, not prose.
+_MATH_WORDS = {"pi": "\\pi", "infinity": "\\infty", "inf": "\\infty"}
 _WORD = re.compile(r"^[A-Za-z][A-Za-z\s'\-]*$")
 _LEADING_PROSE = re.compile(r"^(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)\s*", re.IGNORECASE)
 
@@ -109,7 +111,9 @@ def clean_answer(text: str) -> CleanAnswer:
         text = text.replace(",", "")
     choice = _CHOICE.match(text)
     if choice:
-        return CleanAnswer(choice.group(1).upper(), percent, choice.group(1).upper())
+        letter = (choice.group(1) or choice.group(2)).upper()
+        return CleanAnswer(letter, percent, letter)
+    text = _MATH_WORDS.get(text.casefold(), text)
     word = " ".join(text.split()).casefold() if _WORD.match(text) and len(text.strip()) > 1 else None
     return CleanAnswer(text, percent, word)
 

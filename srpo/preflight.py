@@ -49,26 +49,26 @@ def check_trainer_wiring(config: DictConfig) -> None:
 
 
 def check_data_files(config: DictConfig) -> None:
-    """Every data file exists and every row follows docs/data_format.md."""
-    from srpo.data.rows import validate_parquet
+    """Every data file exists and every row follows docs/data_format.md (prompt ids unique per split)."""
+    from srpo.data.rows import validate_parquet_files
 
     for key in ("data.train_files", "data.val_files"):
-        paths = _files(OmegaConf.select(config, key))
+        paths = [os.path.expanduser(p) for p in _files(OmegaConf.select(config, key))]
         if not paths:
             raise PreflightError(
                 f"{key} is empty. Point it at verl-format parquet files (docs/data_format.md)."
             )
         for path in paths:
-            if not Path(os.path.expanduser(path)).is_file():
+            if not Path(path).is_file():
                 raise PreflightError(
                     f"{key}: no such file {path!r}. Make the embedded data with "
                     "`python scripts/make_embedded_data.py`, convert your own with `python scripts/prepare_data.py`, "
                     f"or override {key}=..."
                 )
-            try:
-                validate_parquet(os.path.expanduser(path))
-            except ValueError as err:
-                raise PreflightError(f"{key}: {err}") from None
+        try:
+            validate_parquet_files(paths)
+        except ValueError as err:
+            raise PreflightError(f"{key}: {err}") from None
 
 
 def check_model_path(config: DictConfig) -> None:

@@ -1,7 +1,7 @@
 """Sandbox benchmark: per-test overhead of a warm container vs a bare subprocess, and throughput
 of the warm pool vs `docker run` per test.
 
-    python benchmarks/bench_sandbox.py [--reps 200] [--concurrency 2] [--out benchmarks/results/sandbox.md]
+    python benchmarks/bench_sandbox.py [--rounds 5] [--reps 40] [--out benchmarks/results/sandbox.md]
 
 Every variant runs the same program (read two numbers, print their sum) on the same input with
 the same interpreter build (Debian bookworm's python3 on the host and in the image), one test
@@ -11,6 +11,7 @@ case at a time, timed end to end from the caller (spawn, feed stdin, collect std
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import shutil
 import statistics
@@ -81,8 +82,11 @@ def ms(xs: list[float]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=200)
-    ap.add_argument("--docker-run-reps", type=int, default=30)
+    ap.add_argument(
+        "--rounds", type=int, default=5, help="interleaved rounds; figures are medians over rounds"
+    )
+    ap.add_argument("--reps", type=int, default=40, help="tests per variant per round")
+    ap.add_argument("--docker-run-reps", type=int, default=8, help="docker run tests per round")
     ap.add_argument("--concurrency", type=int, default=2)
     ap.add_argument("--image", default=DEFAULT_IMAGE)
     ap.add_argument("--out", default=None, help="also write the markdown here")
@@ -93,60 +97,75 @@ def main() -> None:
         {"format": "stdio", "compare": "exact", "cases": [{"input": STDIN, "output": EXPECTED}]}
     )
     config = SandboxConfig(image=args.image, pool_size=args.concurrency, label="srpo.sandbox.bench")
-    with make_sandbox(config) as sb:
-
-        def warm() -> float:
-            start = time.perf_counter()
-            result = sb.run(PROGRAM, spec)
-            elapsed = time.perf_counter() - start
-            assert result.all_passed, result
-            return elapsed
-
-        t_bare = timed(lambda: bare_subprocess(python), args.reps)
-        t_warm = timed(warm, args.reps)
-        t_bare2 = timed(lambda: bare_subprocess(python), args.reps)  # interleaved, to see drift
-        warm_tp = throughput(warm, args.reps, args.concurrency)
-
+    load_before = os.getloadavg()
     cid = subprocess.run(
         ["docker", "run", "-d", "--rm", "--network", "none", "--label", "srpo.sandbox.bench=1", args.image,
-         "sleep", "600"], capture_output=True, text=True, check=True,
+         "sleep", "3600"], capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
+    t_bare, t_warm, t_exec, t_run, ratios, speedups, warm_tps, run_tps = [], [], [], [], [], [], [], []
     try:
-        t_exec = timed(lambda: docker_exec(cid), max(args.reps // 4, 10))
+        with make_sandbox(config) as sb:
+
+            def warm() -> float:
+                start = time.perf_counter()
+                result = sb.run(PROGRAM, spec)
+                elapsed = time.perf_counter() - start
+                assert result.all_passed, result
+                return elapsed
+
+            for _ in range(args.rounds):
+                bare_subprocess(python), warm()  # warm caches
+                bare_r, warm_r = [], []
+                for _ in range(args.reps):  # alternate, so both see the same load on a shared machine
+                    bare_r.append(bare_subprocess(python))
+                    warm_r.append(warm())
+                t_bare += bare_r
+                t_warm += warm_r
+                ratios.append(statistics.median(warm_r) / statistics.median(bare_r))
+                t_exec += timed(lambda: docker_exec(cid), max(args.reps // 4, 5))
+                t_run += timed(lambda: docker_run(args.image), max(args.docker_run_reps // 2, 3))
+                warm_tps.append(throughput(warm, args.reps, args.concurrency))
+                run_tps.append(
+                    throughput(lambda: docker_run(args.image), args.docker_run_reps, args.concurrency)
+                )
+                speedups.append(warm_tps[-1] / run_tps[-1])
     finally:
         subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
-    t_run = timed(lambda: docker_run(args.image), args.docker_run_reps)
-    run_tp = throughput(lambda: docker_run(args.image), args.docker_run_reps, args.concurrency)
+    load_after = os.getloadavg()
 
-    bare = statistics.median(t_bare + t_bare2)
-    ratio = statistics.median(t_warm) / bare
-    speedup = warm_tp / run_tp
     docker_version = subprocess.run(
         ["docker", "version", "-f", "{{.Server.Version}}"], capture_output=True, text=True
     ).stdout.strip()
+    med = statistics.median
     lines = [
         "# Sandbox benchmark",
         "",
-        f"Command: `python benchmarks/bench_sandbox.py --reps {args.reps} --concurrency {args.concurrency}`  ",
-        f"Machine: {platform.machine()}, {__import__('os').cpu_count()} cores, Linux {platform.release()}, "
-        f"Docker {docker_version}; host python3 {platform.python_version()} runs the harness, "
-        f"`{python}` the bare baseline.",
+        f"Command: `python benchmarks/bench_sandbox.py --rounds {args.rounds} --reps {args.reps} "
+        f"--docker-run-reps {args.docker_run_reps} --concurrency {args.concurrency}`  ",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}, Docker {docker_version}; "
+        f"`{python}` (the interpreter the image also has) for the bare baseline.  ",
+        f"Load average (1 min) before / after: {load_before[0]:.1f} / {load_after[0]:.1f} "
+        "(the machine was shared: bare and warm tests alternate one by one, and the throughput runs of "
+        "each round are back to back, so each ratio compares like with like).",
         "",
-        "One test case (stdin -> stdout, exact compare) per call, sequential unless noted; median (p90).",
+        "One test case (stdin -> stdout, exact compare) per call, timed end to end by the caller; "
+        "latencies are sequential, median (p90) over all rounds.",
         "",
         "| variant | per test |",
         "| --- | --- |",
-        f"| bare subprocess (`{python} -I -c prog`) | {ms(t_bare + t_bare2)} |",
+        f"| bare subprocess (`{python} -I -c prog`) | {ms(t_bare)} |",
         f"| **warm pool** (`Sandbox.run`, container already running) | {ms(t_warm)} |",
         f"| `docker exec -i` into a running container (reference) | {ms(t_exec)} |",
         f"| `docker run --rm -i` per test | {ms(t_run)} |",
         "",
-        "| figure | value | goal |",
+        "| figure (median over rounds; min - max) | value | goal |",
         "| --- | --- | --- |",
-        f"| warm pool / bare subprocess, per test | **{ratio:.2f}x** | <= 1.3x |",
-        f"| warm pool throughput at concurrency {args.concurrency} | {warm_tp:.1f} tests/s | |",
-        f"| `docker run` throughput at concurrency {args.concurrency} | {run_tp:.1f} tests/s | |",
-        f"| warm pool vs `docker run` throughput | **{speedup:.1f}x** | >= 5x |",
+        f"| warm pool / bare subprocess, per test | **{med(ratios):.2f}x** ({min(ratios):.2f} - {max(ratios):.2f}) "
+        "| <= 1.3x |",
+        f"| warm pool throughput at concurrency {args.concurrency} | {med(warm_tps):.1f} tests/s | |",
+        f"| `docker run` throughput at concurrency {args.concurrency} | {med(run_tps):.1f} tests/s | |",
+        f"| warm pool vs `docker run` throughput | **{med(speedups):.1f}x** ({min(speedups):.1f} - "
+        f"{max(speedups):.1f}) | >= 5x |",
         "",
     ]
     text = "\n".join(lines)

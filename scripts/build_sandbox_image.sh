@@ -46,7 +46,8 @@ if [ -n "$BASE" ]; then
     echo "build_sandbox_image: pulling $BASE"
     docker pull "$BASE"
     CID=$(docker create --network none --user 0 "$BASE" sh -c \
-        "groupadd -g $SANDBOX_UID sandbox && useradd -u $SANDBOX_UID -g $SANDBOX_UID -M -d /nonexistent -s /usr/sbin/nologin sandbox")
+        "groupadd -g $SANDBOX_UID sandbox && useradd -u $SANDBOX_UID -g $SANDBOX_UID -M -d /nonexistent -s /usr/sbin/nologin sandbox \
+         && (find / -xdev -perm /6000 -type f -exec chmod ug-s {} + || true) && mkdir -p /work && chmod 1777 /work")
     trap 'docker rm -f "$CID" >/dev/null 2>&1 || true' EXIT
     docker start -a "$CID"
     docker commit "${LABEL_CHANGES[@]}" "$CID" "$IMAGE" >/dev/null

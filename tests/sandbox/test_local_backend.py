@@ -75,3 +75,31 @@ def test_no_network_with_namespaces(sb):
             print("blocked")
     """
     assert sb.run(textwrap.dedent(program), one("blocked")).all_passed
+
+
+@pytest.mark.parametrize("use_prlimit", [True, False])
+def test_rlimits_with_and_without_prlimit(tmp_path, monkeypatch, use_prlimit):
+    """Images without util-linux prlimit fall back to a preexec hook with the same limits."""
+    from sandbox import supervisor
+
+    monkeypatch.setattr(supervisor, "WORK_ROOT", str(tmp_path))
+    monkeypatch.setattr(supervisor, "DROP_TO_UID", None)
+    if not use_prlimit:
+        monkeypatch.setattr(supervisor, "PRLIMIT", None)
+    elif supervisor.PRLIMIT is None:
+        pytest.skip("prlimit is not installed here")
+    program = (
+        "import resource\nprint(resource.getrlimit(resource.RLIMIT_AS)[1] >> 20)\nx = bytearray(1 << 30)\n"
+    )
+    req = {
+        "op": "run",
+        "id": 1,
+        "format": "stdio",
+        "language": "python",
+        "program": program,
+        "cases": [{"input": ""}],
+    }
+    req |= {"output_limit": 1000, "time_limit_s": 5, "memory_mb": 200, "nproc": 64, "stderr_tail": 500}
+    (case,) = supervisor.handle_run(req)["cases"]
+    assert case["stdout"] == "200\n"
+    assert case["stderr_tail"].rstrip().endswith("MemoryError")

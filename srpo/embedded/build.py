@@ -44,7 +44,7 @@ class BuildSettings:
     size: ModelSize = field(default_factory=ModelSize)
     warmup: WarmupSettings = field(default_factory=WarmupSettings)
     skip_warmup: bool = False
-    corpus_per_family: int = 4000  # training-split problems drawn per family (tokenizer + warm-up)
+    corpus_per_family: int = 2000  # training-split problems per family (tokenizer + warm-up)
     arith_levels: tuple[int, ...] = (1, 2, 3)
     codegen_levels: tuple[int, ...] = (1, 2, 3)
     threads: int = 2

@@ -81,11 +81,11 @@ def _random_arg(rng: random.Random, arg: str) -> Any:
     return [rng.randint(0, 12) for _ in range(rng.randint(1, 5))]
 
 
-def _run_reference(source: str, args: list[Any]) -> Any:
-    """Call the reference ``f`` (project-generated code, never model output) on ``args``."""
+def _reference(source: str) -> Callable[..., Any]:
+    """The reference ``f`` (project-generated code, never model output)."""
     namespace: dict[str, Any] = {}
     exec(source, namespace)  # noqa: S102 - trusted, generated from the templates above
-    return namespace["f"](*args)
+    return namespace["f"]
 
 
 def make_codegen(rng: random.Random, level: int) -> Problem:
@@ -96,11 +96,11 @@ def make_codegen(rng: random.Random, level: int) -> Problem:
     returns = template.text.format(**params)
     body = template.body.format(**params)
     source = f"def f({template.arg}):\n    return {body}\n"
+    reference = _reference(source)
     cases = []
     for _ in range(N_CASES):
         args = [_random_arg(rng, template.arg)]
-        expected = _run_reference(source, args)
-        cases.append({"args": args, "kwargs": {}, "expected": expected})
+        cases.append({"args": args, "kwargs": {}, "expected": reference(*args)})
     spec = {"format": "call", "fn_name": "f", "cases": cases}
     return Problem(
         family="codegen",

@@ -77,18 +77,21 @@ def generate(family: str, split: str, count: int, levels: Sequence[int], seed: i
     rng = random.Random(f"{family}:{split}:{seed}")
     seen: set[str] = set()
     problems: list[Problem] = []
-    max_draws = 100 * count + 10_000  # many draws bringing nothing new: the question space is used up
-    for _ in range(max_draws):
+    # Many draws in a row bringing nothing new means the levels' question space is used up.
+    patience, stale = 3000, 0
+    while stale < patience:
         problem = _MAKERS[family](rng, rng.choice(levels))
+        stale += 1
         if problem.question in seen or split_of(problem.question, TEST_PERCENT) != split:
             continue
         seen.add(problem.question)
         problems.append(problem)
+        stale = 0
         if len(problems) == count:
             return problems
     raise ValueError(
         f"{family} levels {levels} hold fewer than {count} distinct {split} questions "
-        f"(found {len(problems)} in {max_draws} draws); ask for fewer or add levels"
+        f"(found {len(problems)}; {patience} draws in a row brought none new); ask for fewer or add levels"
     )
 
 

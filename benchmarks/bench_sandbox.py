@@ -96,22 +96,37 @@ def main() -> None:
     spec = TestSpec.from_dict(
         {"format": "stdio", "compare": "exact", "cases": [{"input": STDIN, "output": EXPECTED}]}
     )
-    config = SandboxConfig(image=args.image, pool_size=args.concurrency, label="srpo.sandbox.bench")
+    # latency: one warm container (sequential tests); throughput: `concurrency` containers.
+    # Both use the default recycling policy (recycle_after), which these run counts stay under.
+    latency_config = SandboxConfig(image=args.image, pool_size=1, label="srpo.sandbox.bench")
+    pool_config = SandboxConfig(image=args.image, pool_size=args.concurrency, label="srpo.sandbox.bench")
     load_before = os.getloadavg()
     cid = subprocess.run(
         ["docker", "run", "-d", "--rm", "--network", "none", "--label", "srpo.sandbox.bench=1", args.image,
          "sleep", "3600"], capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     t_bare, t_warm, t_exec, t_run, ratios, speedups, warm_tps, run_tps = [], [], [], [], [], [], [], []
+    pings: list[float] = []
+    outside: list[float] = []  # per warm test: caller's time minus the program's own wall time
     try:
-        with make_sandbox(config) as sb:
+        start = time.perf_counter()
+        with make_sandbox(latency_config) as sb, make_sandbox(pool_config) as pool:
+            cold_start = time.perf_counter() - start
 
-            def warm() -> float:
+            def warm(sandbox=sb) -> float:
                 start = time.perf_counter()
-                result = sb.run(PROGRAM, spec)
+                result = sandbox.run(PROGRAM, spec)
                 elapsed = time.perf_counter() - start
                 assert result.all_passed, result
+                outside.append(elapsed - result.tests[0].wall_time_s)
                 return elapsed
+
+            worker = sb._pool.acquire()  # round trip host <-> supervisor, no program
+            for _ in range(100):
+                start = time.perf_counter()
+                worker.ping(5.0)
+                pings.append(time.perf_counter() - start)
+            sb._pool.release(worker, dirty=False)
 
             for _ in range(args.rounds):
                 bare_subprocess(python), warm()  # warm caches
@@ -124,7 +139,7 @@ def main() -> None:
                 ratios.append(statistics.median(warm_r) / statistics.median(bare_r))
                 t_exec += timed(lambda: docker_exec(cid), max(args.reps // 4, 5))
                 t_run += timed(lambda: docker_run(args.image), max(args.docker_run_reps // 2, 3))
-                warm_tps.append(throughput(warm, args.reps, args.concurrency))
+                warm_tps.append(throughput(lambda: warm(pool), args.reps, args.concurrency))
                 run_tps.append(
                     throughput(lambda: docker_run(args.image), args.docker_run_reps, args.concurrency)
                 )
@@ -137,6 +152,7 @@ def main() -> None:
         ["docker", "version", "-f", "{{.Server.Version}}"], capture_output=True, text=True
     ).stdout.strip()
     med = statistics.median
+    pairs = [w / b for w, b in zip(t_warm, t_bare, strict=True)]
     lines = [
         "# Sandbox benchmark",
         "",
@@ -149,7 +165,9 @@ def main() -> None:
         "each round are back to back, so each ratio compares like with like).",
         "",
         "One test case (stdin -> stdout, exact compare) per call, timed end to end by the caller; "
-        "latencies are sequential, median (p90) over all rounds.",
+        "latencies are sequential (one warm container), median (p90) over all rounds. Throughput uses "
+        f"a pool of {args.concurrency} containers. Default config (a container is replaced after "
+        f"{pool_config.recycle_after} runs, which these counts stay under).",
         "",
         "| variant | per test |",
         "| --- | --- |",
@@ -162,6 +180,12 @@ def main() -> None:
         "| --- | --- | --- |",
         f"| warm pool / bare subprocess, per test | **{med(ratios):.2f}x** ({min(ratios):.2f} - {max(ratios):.2f}) "
         "| <= 1.3x |",
+        f"| warm pool / bare subprocess, median of paired tests | {med(pairs):.2f}x | |",
+        f"| host <-> supervisor round trip (ping, no program) | {med(pings) * 1000:.2f} ms | |",
+        f"| warm test time outside the program's own process (transport, files, judging) | "
+        f"{med(outside) * 1000:.1f} ms | |",
+        f"| start of both sandboxes (1 + {args.concurrency} containers, created in parallel) | "
+        f"{cold_start:.2f} s | |",
         f"| warm pool throughput at concurrency {args.concurrency} | {med(warm_tps):.1f} tests/s | |",
         f"| `docker run` throughput at concurrency {args.concurrency} | {med(run_tps):.1f} tests/s | |",
         f"| warm pool vs `docker run` throughput | **{med(speedups):.1f}x** ({min(speedups):.1f} - "

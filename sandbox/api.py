@@ -302,7 +302,7 @@ class SandboxConfig:
     """CPU quota per container, in cores."""
     workdir_mb: int = 64
     """Size of the tmpfs work dir (counts against the container's memory)."""
-    recycle_after: int = 100
+    recycle_after: int = 500
     """Replace a container after this many runs even if it looks clean."""
     stderr_tail_bytes: int = 2000
     """How much of the end of stderr a TestResult keeps."""

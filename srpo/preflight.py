@@ -92,6 +92,9 @@ def needs_code_sandbox(srpo_config: SRPOConfig) -> bool:
     return "code" in domains
 
 
+SANDBOX_KEY = "reward.custom_reward_function.reward_kwargs.code.sandbox"
+
+
 def sandbox_image(config: DictConfig) -> str:
     """The sandbox image the code reward will use (``reward_kwargs.sandbox.image`` or the default)."""
     from sandbox import DEFAULT_IMAGE
@@ -108,6 +111,8 @@ def check_sandbox(config: DictConfig) -> None:
 
     from sandbox.api import IMAGE_BUILD_HINT
 
+    if OmegaConf.select(config, f"{SANDBOX_KEY}.backend", default="docker") != "docker":
+        return  # the local backend was asked for explicitly; it warns about its weaker isolation itself
     image = sandbox_image(config)
     why = "code rewards are configured (srpo.curriculum trains on 'code')"
     try:

@@ -111,3 +111,21 @@ def test_close_removes_everything_and_recycling_keeps_the_pool_warm(docker_ready
         assert later and not (later & first), "a container must be replaced after recycle_after runs"
         session = sb.session
     assert labelled(f"{TEST_LABEL}.session={session}") == []
+
+
+def test_a_container_killed_from_outside_is_a_sandbox_error_and_is_replaced(docker_ready):
+    import threading
+
+    from sandbox import Verdict
+
+    spec = TestSpec.from_dict({"format": "stdio", "cases": [{"input": "", "output": "1"}]})
+    with make_sandbox(docker_config(pool_size=1)) as sb:
+        (cid,) = sb.containers()
+        killer = threading.Timer(1.0, lambda: subprocess.run(["docker", "kill", cid], capture_output=True))
+        killer.start()
+        result = sb.run("import time\ntime.sleep(4)\nprint(1)\n", spec)
+        killer.join()
+        assert [t.verdict for t in result.tests] == [Verdict.SANDBOX_ERROR]
+        assert "failed" in result.tests[0].detail
+        assert sb.run("print(1)", spec).all_passed  # a fresh container took its place
+        assert cid not in sb.containers()

@@ -34,7 +34,7 @@ class Worker(ABC):
 
     def __init__(self) -> None:
         self.runs = 0
-        self._buf = b""
+        self._buf = bytearray()  # replies can be large (every case's stdout): append, never re-copy
 
     @abstractmethod
     def _send(self, data: bytes) -> None: ...
@@ -55,7 +55,9 @@ class Worker(ABC):
         deadline = time.monotonic() + timeout_s
         try:
             self._send((json.dumps(msg) + "\n").encode())
-            while b"\n" not in self._buf:
+            scanned = 0
+            while (end := self._buf.find(b"\n", scanned)) < 0:
+                scanned = len(self._buf)
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(f"no reply within {timeout_s:.0f}s")
@@ -65,7 +67,8 @@ class Worker(ABC):
                 self._buf += chunk
         except (OSError, EOFError, TimeoutError) as e:
             raise self.describe_failure(e) from e
-        line, _, self._buf = self._buf.partition(b"\n")
+        line = bytes(self._buf[:end])
+        del self._buf[: end + 1]
         try:
             reply = json.loads(line)
         except ValueError:

@@ -299,6 +299,7 @@ def test_privilege_escalation_attempts(sb):
         print("ptrace1", fails(lambda: libc.ptrace(16, 1, 0, 0)))
         print("mem1", fails(lambda: open("/proc/1/mem", "rb").read(1)))
         print("environ1", fails(lambda: open("/proc/1/environ", "rb").read()))
+        print("fd1", fails(lambda: os.listdir("/proc/1/fd")), fails(lambda: open("/proc/1/fd/1", "wb")))
         print("mount", fails(lambda: libc.mount(b"none", b"/work", b"tmpfs", 0, None)))
         print("unshare_user", fails(lambda: libc.unshare(0x10000000)))
         print("chroot", fails(lambda: os.chroot("/")))
@@ -316,7 +317,7 @@ def test_privilege_escalation_attempts(sb):
     """
     expected = (
         "uid 10001 10001 caps 0000000000000000 0000000000000000\nnnp 1\nsetuid0 True\nptrace1 True\n"
-        "mem1 True\nenviron1 True\nmount True\nunshare_user True\nchroot True\nsetuid_files []\n"
+        "mem1 True\nenviron1 True\nfd1 True True\nmount True\nunshare_user True\nchroot True\nsetuid_files []\n"
     )
     t, _ = run(sb, program, expected, time_limit_s=10)
     assert t.verdict is Verdict.PASSED, t

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 
 import sympy
@@ -340,7 +341,15 @@ def answers_equivalent(
     if cp.word is not None or cg.word is not None:
         same = cp.word is not None and cp.word == cg.word
         return Equivalence(same, "text_equal" if same else "not_equal")
-    gp, gg = parse_latex(cp.latex), parse_latex(cg.latex)
+    fp, fg = _plain_number(cp.latex), _plain_number(cg.latex)
+    if fp is not None and fg is not None:  # the common case (GSM8K, AIME): no parser, no SymPy
+        for vp in _fraction_variants(fp[0], cp.percent, percent_as_fraction):
+            for vg in _fraction_variants(fg[0], cg.percent, percent_as_fraction):
+                if vp == vg or ((fp[1] or fg[1]) and _fractions_close(vp, vg, tol)):
+                    return Equivalence(True, "equal")
+        return Equivalence(False, "not_equal")
+    gp = _number_to_sympy(fp) if fp is not None else parse_latex(cp.latex)
+    gg = _number_to_sympy(fg) if fg is not None else parse_latex(cg.latex)
     if gg is None:
         same = _loose_text(cp.latex) == _loose_text(cg.latex)
         return Equivalence(same, "text_equal" if same else "unparsable_ground_truth")
@@ -351,6 +360,44 @@ def answers_equivalent(
             if _objects_equal(vp, vg, tol):
                 return Equivalence(True, "equal")
     return Equivalence(False, "not_equal")
+
+
+_PLAIN_INT_OR_DECIMAL = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d{1,4})?$")
+_PLAIN_FRACTION = re.compile(r"^([-+]?)\s*(?:\\frac\{\s*(\d+)\s*\}\{\s*(\d+)\s*\}|(\d+)\s*/\s*(\d+))$")
+
+
+def _plain_number(text: str) -> tuple[Fraction, bool] | None:
+    """``(value, inexact)`` for an integer, decimal or simple fraction written plainly, else None.
+
+    Decimals are inexact (compared with the tolerance), like SymPy Floats on the slow path.
+    """
+    text = text.strip()
+    if len(text) > 60:
+        return None
+    if _PLAIN_INT_OR_DECIMAL.match(text):
+        return Fraction(text), "." in text
+    m = _PLAIN_FRACTION.match(text)
+    if m:
+        num, den = (m.group(2), m.group(3)) if m.group(2) else (m.group(4), m.group(5))
+        if int(den) == 0:
+            return None
+        value = Fraction(int(num), int(den))
+        return (-value if m.group(1) == "-" else value), False
+    return None
+
+
+def _number_to_sympy(number: tuple[Fraction, bool]) -> sympy.Expr:
+    value, inexact = number
+    rational = sympy.Rational(value.numerator, value.denominator)
+    return sympy.Float(rational, 30) if inexact else rational
+
+
+def _fraction_variants(value: Fraction, percent: bool, as_fraction: bool) -> list[Fraction]:
+    return [value, value / 100] if percent and as_fraction else [value]
+
+
+def _fractions_close(a: Fraction, b: Fraction, tol: Tolerance) -> bool:
+    return abs(a - b) <= max(Fraction(tol.abs_tol), Fraction(tol.rel_tol) * max(abs(a), abs(b)))
 
 
 def _loose_text(text: str) -> str:

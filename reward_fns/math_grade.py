@@ -15,7 +15,13 @@ from reward_fns.language import language_mix
 from reward_fns.math_answer import extract_answer, last_boxed
 from reward_fns.math_equiv import Tolerance, answers_equivalent, parse_latex
 
-parse_latex("0")  # warm the parser (ANTLR tables) in the fork server, not in each worker
+parse_latex("0")  # warm the parser (ANTLR tables) in the zygote, not in each worker
+
+
+def clear_caches() -> None:
+    """Forget memoised parses (benchmarks time cold parses; training keeps them: 32 rollouts share a
+    reference answer)."""
+    parse_latex.cache_clear()
 
 
 def _too_deep(text: str, limit: int) -> bool:

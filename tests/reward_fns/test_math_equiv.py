@@ -64,3 +64,21 @@ def test_clean_answer_keeps_variables_after_numbers():
     assert clean_answer("2x").latex == "2x"
     assert clean_answer("10 cm").latex == "10"
     assert clean_answer("2 pi").latex == "2 pi"
+
+
+@pytest.mark.parametrize(
+    ("pred", "gold"),
+    [
+        ("0.5", r"\frac{2}{4}"),
+        ("-3/4", "-0.75"),
+        ("1e5", "10^5"),
+        ("7", "7.0000001"),
+        ("12", "13"),
+        ("2/3", "0.67"),
+    ],
+)
+def test_plain_number_fast_path_agrees_with_sympy_path(pred, gold):
+    """Plain numbers skip the parser; wrapping one side in LaTeX forces the SymPy path."""
+    fast = answers_equivalent(pred, gold).equal
+    slow = answers_equivalent(pred, rf"{gold} + 0\cdot x").equal
+    assert fast is slow

@@ -162,15 +162,17 @@ def _kill_leftovers() -> int:
     """As PID 1, kill and reap every process but ourselves; returns how many there were."""
     if not IS_INIT:
         return 0
+    _reap()
     found = _other_pids()
-    for _ in range(100):
-        if not _other_pids():
+    left = found
+    for _ in range(200):  # up to about a second for the kernel to tear them down
+        if not left:
             break
         with contextlib.suppress(ProcessLookupError):
             os.kill(-1, signal.SIGKILL)
         _reap()
         time.sleep(0.005)
-    _reap()
+        left = _other_pids()
     return len(found)
 
 

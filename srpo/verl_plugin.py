@@ -12,6 +12,7 @@ import logging
 logger = logging.getLogger(__name__)
 
 REGISTRATIONS = (
+    "srpo.cpu.plugin",  # VERL_PLATFORM=cpu: platform, cpu engines, shims (first: before any get_platform())
     "srpo.advantage",  # algorithm.adv_estimator=srpo
     "srpo.trainer",  # trainer.v1.trainer_mode=srpo
 )

@@ -1,0 +1,41 @@
+"""verl on a CPU-only machine, through verl's own plug-in registries.
+
+- ``platform``: the ``cpu`` platform (``VERL_PLATFORM=cpu``) for verl's ``PlatformRegistry``.
+- ``device``: the ``torch.cpu``-like device module that platform hands to verl.
+- ``engines``: verl's FSDP engines registered for device ``cpu``.
+- ``rollout`` / ``vllm_rollout``: verl's vLLM replica with a weight sync that works on vLLM's CPU build.
+- ``shims``: the one compensation for a verl line that has no extension point.
+- ``overrides``: the Hydra overrides and environment a CPU run of ``verl.trainer.main_ppo`` needs.
+- ``launch``: runs verl's trainer with them and records peak memory.
+
+Nothing here is active unless ``VERL_PLATFORM=cpu``; see ``activate``.
+"""
+
+from __future__ import annotations
+
+import os
+
+PLATFORM_NAME = "cpu"
+
+
+def is_selected() -> bool:
+    """True when the process asked verl for the CPU platform (``VERL_PLATFORM=cpu``)."""
+    return os.environ.get("VERL_PLATFORM", "").strip().lower() == PLATFORM_NAME
+
+
+def activate() -> bool:
+    """Register the CPU platform always; engines, rollout and shims only when it is selected.
+
+    Returns whether the CPU platform is selected. Registering the platform class alone changes
+    nothing elsewhere: it never reports itself available to verl's auto-detection.
+    """
+    from srpo.cpu import platform  # noqa: F401  registers PlatformRegistry["cpu"]
+
+    if not is_selected():
+        return False
+    from srpo.cpu import engines, rollout, shims
+
+    engines.register_cpu_engines()
+    rollout.register_cpu_rollout()
+    shims.install()
+    return True

@@ -1,0 +1,103 @@
+"""Hydra overrides and environment that make ``python -m verl.trainer.main_ppo`` run on CPU.
+
+Two layers, so other launchers (``python -m srpo.main``) can take only what they need:
+
+- ``cpu_overrides(CPUSettings)``: what *any* run of verl's trainer on the CPU platform needs
+  (device, logical Ray GPUs, FSDP2, eager sdpa attention, vLLM's CPU engine without sleep mode) plus
+  the memory settings that keep a run on a small shared machine (KV cache, Ray object store, number of
+  agent-loop and reward workers, dataloader workers).
+- ``cpu_env()``: the environment variables (``VERL_PLATFORM=cpu`` selects ``srpo.cpu.platform``).
+
+Every value was measured on a 2-core, 24 GiB machine; see ``benchmarks/results/verl_cpu.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+MiB = 1024**2
+
+
+@dataclass(frozen=True)
+class CPUSettings:
+    """Resource knobs of a CPU run; the defaults are the measured configuration."""
+
+    n_procs: int = 1  # FSDP ranks = logical Ray "GPU" slots (trainer.n_gpus_per_node)
+    ray_num_cpus: int = 16  # logical Ray CPU slots: verl starts many 1-CPU actors; 2 would deadlock
+    object_store_bytes: int = 256 * MiB  # Ray's shared-memory object store (default: 30% of RAM)
+    kv_cache_bytes: int = 64 * MiB  # vLLM CPU KV cache (default: gpu_memory_utilization x RAM)
+    gpu_memory_utilization: float = 0.1  # vLLM checks free RAM against this fraction at start-up
+    agent_num_workers: int = 1  # verl default 8 agent-loop worker actors, each importing torch+verl
+    reward_num_workers: int = 1  # verl default 8 reward-loop worker actors
+    max_num_seqs: int = 64  # vLLM concurrent sequences
+
+    def __post_init__(self) -> None:
+        for name in ("n_procs", "ray_num_cpus", "agent_num_workers", "reward_num_workers", "max_num_seqs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"CPUSettings.{name} must be >= 1, got {getattr(self, name)}")
+        if self.object_store_bytes < 80 * MiB:  # Ray refuses smaller stores
+            raise ValueError(
+                f"CPUSettings.object_store_bytes must be >= 80 MiB, got {self.object_store_bytes}"
+            )
+        if not 0.0 < self.gpu_memory_utilization <= 1.0:
+            raise ValueError(
+                f"CPUSettings.gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}"
+            )
+
+
+def cpu_overrides(settings: CPUSettings | None = None) -> list[str]:
+    """Hydra overrides (``key=value``; ``+key`` adds a key verl's schema lacks) for a CPU run."""
+    s = settings or CPUSettings()
+    rollout = "actor_rollout_ref.rollout"
+    return [
+        # --- device and Ray: logical "GPU" slots stand for FSDP ranks (see srpo.cpu.platform)
+        "trainer.device=cpu",
+        "trainer.nnodes=1",
+        f"trainer.n_gpus_per_node={s.n_procs}",
+        f"+ray_kwargs.ray_init.num_gpus={s.n_procs}",
+        f"ray_kwargs.ray_init.num_cpus={s.ray_num_cpus}",
+        f"+ray_kwargs.ray_init.object_store_memory={s.object_store_bytes}",
+        # --- training engine: FSDP2 (FSDP1 needs a device handle), no torch.compile, no flash-attn
+        "actor_rollout_ref.actor.strategy=fsdp2",
+        "actor_rollout_ref.ref.strategy=fsdp2",
+        "critic.strategy=fsdp2",
+        "actor_rollout_ref.actor.fsdp_config.use_torch_compile=false",
+        "actor_rollout_ref.ref.fsdp_config.use_torch_compile=false",
+        "actor_rollout_ref.model.use_remove_padding=false",
+        "+actor_rollout_ref.model.override_config.attn_implementation=sdpa",
+        # --- rollout: vLLM's CPU build, eager, no sleep mode (unsupported on CPU), small KV cache
+        f"{rollout}.name=vllm",
+        f"{rollout}.mode=async",
+        f"{rollout}.tensor_model_parallel_size=1",
+        f"{rollout}.enforce_eager=true",
+        f"{rollout}.free_cache_engine=false",
+        f"+{rollout}.enable_sleep_mode=false",
+        f"{rollout}.gpu_memory_utilization={s.gpu_memory_utilization}",
+        f"+{rollout}.engine_kwargs.vllm.kv_cache_memory_bytes={s.kv_cache_bytes}",
+        f"{rollout}.max_num_seqs={s.max_num_seqs}",
+        # --- fewer helper processes: each Ray actor imports torch and verl (~300-500 MB)
+        f"{rollout}.agent.num_workers={s.agent_num_workers}",
+        f"reward.num_workers={s.reward_num_workers}",
+        "data.dataloader_num_workers=0",
+    ]
+
+
+def cpu_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for the trainer process; Ray workers inherit it from the driver.
+
+    ``base`` defaults to ``os.environ``; values already set there win over ours, except
+    ``VERL_PLATFORM``, which a CPU run must have.
+    """
+    env = dict(os.environ if base is None else base)
+    defaults = {
+        "VLLM_TARGET_DEVICE": "cpu",
+        "VLLM_CPU_OMP_THREADS_BIND": "nobind",
+        "TOKENIZERS_PARALLELISM": "false",
+        "RAY_DEDUP_LOGS": "0",
+    }
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    env["VERL_PLATFORM"] = "cpu"
+    return env

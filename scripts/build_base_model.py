@@ -27,7 +27,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=defaults.steps, help="warm-up optimiser steps")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="warm-up batch size")
     p.add_argument("--lr", type=float, default=defaults.lr, help="warm-up peak learning rate")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--threads", type=int, default=BuildSettings().threads, help="torch CPU threads")
     p.add_argument("--force", action="store_true", help="rebuild even when the cache has this model")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p.parse_args(argv)

@@ -21,7 +21,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, required=True, help="output folder (created)")
     p.add_argument("--seed", type=int, default=0, help="picks which questions are drawn")
-    p.add_argument("--n-train", type=int, default=2000, help="math training prompts")
+    p.add_argument("--n-train", type=int, default=1000, help="math training prompts")
     p.add_argument("--n-test", type=int, default=128, help="math held-out prompts")
     p.add_argument("--code-n-train", type=int, default=300, help="code training prompts")
     p.add_argument("--code-n-test", type=int, default=64, help="code held-out prompts")

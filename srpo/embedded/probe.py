@@ -95,6 +95,7 @@ class ProbeResult:
     samples_per_prompt: int
     accuracy: float  # mean over all samples
     mixed_groups: float  # share of prompts whose samples were neither all right nor all wrong
+    by_level: dict[int, float]  # accuracy per difficulty level
 
 
 @torch.no_grad()
@@ -149,12 +150,16 @@ def probe(
     outcomes = [[grade(p, r) for r in group] for p, group in zip(problems, responses, strict=True)]
     flat = [o for group in outcomes for o in group]
     mixed = sum(0 < sum(group) < len(group) for group in outcomes)
+    by_level: dict[int, list[bool]] = {}
+    for problem, group in zip(problems, outcomes, strict=True):
+        by_level.setdefault(problem.level, []).extend(group)
     return ProbeResult(
         domain=problems[0].domain,
         prompts=len(problems),
         samples_per_prompt=k,
         accuracy=sum(flat) / len(flat),
         mixed_groups=mixed / len(problems),
+        by_level={level: sum(v) / len(v) for level, v in sorted(by_level.items())},
     )
 
 
@@ -174,13 +179,16 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     k = args.k if args.temperature > 0 else 1
-    print("| domain | prompts | samples/prompt | temperature | accuracy | mixed groups | seconds |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        "| domain | prompts | samples/prompt | temperature | accuracy | by level 1/2/3 | mixed groups | seconds |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for family in ("arith", "codegen"):
         started = time.perf_counter()
         r = probe(args.model, family, args.n, k, args.temperature, args.max_new_tokens, args.seed)
         print(
             f"| {r.domain} | {r.prompts} | {r.samples_per_prompt} | {args.temperature:g} | {r.accuracy:.3f} "
+            f"| {' / '.join(f'{a:.2f}' for a in r.by_level.values())} "
             f"| {r.mixed_groups:.2f} | {time.perf_counter() - started:.0f} |",
             flush=True,
         )

@@ -24,9 +24,9 @@ IGNORE = -100
 
 @dataclass(frozen=True)
 class WarmupSettings:
-    steps: int = 300
+    steps: int = 500
     batch_size: int = 32
-    lr: float = 2e-3
+    lr: float = 3e-3
     weight_decay: float = 0.01
     warmup_frac: float = 0.05  # linear learning-rate ramp, then cosine decay to 10%
 
@@ -95,7 +95,7 @@ def warm_up(
         optimizer.step()
         scheduler.step()
         losses.append(loss.detach().item())
-        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
         if on_step is not None:
             on_step(step, losses[-1])
     model.eval()

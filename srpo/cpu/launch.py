@@ -149,8 +149,11 @@ def run_trainer(
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             returncode = proc.wait()
-        finally:
-            peak = sampler.stop()
+        except BaseException:  # interrupted: take the whole run down before propagating
+            os.killpg(proc.pid, signal.SIGKILL)
+            _kill_leftovers(sampler.stop())
+            raise
+        peak = sampler.stop()
     wall_s = time.monotonic() - start
     killed = _kill_leftovers(peak)
     gb = 1024**3

@@ -32,9 +32,17 @@ class CPUSettings:
     agent_num_workers: int = 1  # verl default 8 agent-loop worker actors, each importing torch+verl
     reward_num_workers: int = 1  # verl default 8 reward-loop worker actors
     max_num_seqs: int = 64  # vLLM concurrent sequences
+    tq_storage_units: int = 1  # verl default 8 TransferQueue storage actors (~0.45 GB RSS each)
 
     def __post_init__(self) -> None:
-        for name in ("n_procs", "ray_num_cpus", "agent_num_workers", "reward_num_workers", "max_num_seqs"):
+        for name in (
+            "n_procs",
+            "ray_num_cpus",
+            "agent_num_workers",
+            "reward_num_workers",
+            "max_num_seqs",
+            "tq_storage_units",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"CPUSettings.{name} must be >= 1, got {getattr(self, name)}")
         if self.object_store_bytes < 80 * MiB:  # Ray refuses smaller stores
@@ -80,6 +88,7 @@ def cpu_overrides(settings: CPUSettings | None = None) -> list[str]:
         # --- fewer helper processes: each Ray actor imports torch and verl (~300-500 MB)
         f"{rollout}.agent.num_workers={s.agent_num_workers}",
         f"reward.num_workers={s.reward_num_workers}",
+        f"transfer_queue.backend.SimpleStorage.num_data_storage_units={s.tq_storage_units}",
         "data.dataloader_num_workers=0",
     ]
 

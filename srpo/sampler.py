@@ -2,9 +2,9 @@
 
 An *epoch* is one pass over the eligible pool (pool prompts of the stage's domains); its order is a
 seeded permutation, or, for the ``weights``/``adaptive`` stage-2 mixtures, per-domain quotas drawn
-from per-domain permutations and shuffled together. The epoch ends lazily, when a draw finds the
-order exhausted: by then (in verl's synchronous schedule) the rewards of the epoch's last batch have
-been recorded, so History Resampling filters on complete information.
+from per-domain permutations and shuffled together. The epoch ends lazily, when a draw finds too
+few rows left for a whole batch: by then (in verl's synchronous schedule) the rewards of the epoch's
+last batch have been recorded, so History Resampling filters on complete information.
 
 Everything is driven by one ``numpy.random.Generator`` whose state is part of ``state_dict()``, so a
 run resumed from a checkpoint draws exactly what the uninterrupted run would have drawn.
@@ -66,24 +66,24 @@ class SRPOSampler:
         self.step = int(step)
 
     def draw(self, count: int) -> list[int]:
-        """The next ``count`` dataset rows to roll out."""
-        rows: list[int] = []
-        while len(rows) < count:
-            if self._pos >= len(self._order):
-                self._close_epoch()
-            if self.curriculum.should_switch(self.step, self.history.epoch):
-                self._close_epoch()
-                self.curriculum.switch(self.step)
-                logger.info(
-                    "SRPO curriculum: stage 2 (%s) starts at step %d",
-                    self.curriculum.active_domains,
-                    self.step,
-                )
-            if not self._epoch_open:
-                self._open_epoch()
-            take = min(count - len(rows), len(self._order) - self._pos)
-            rows.extend(int(r) for r in self._order[self._pos : self._pos + take])
-            self._pos += take
+        """The next ``count`` dataset rows to roll out (one batch).
+
+        A batch never straddles two epochs: when fewer than ``count`` rows are left in the epoch's
+        order, the epoch ends (those rows wait for a later epoch, as with a ``drop_last``
+        dataloader) so that History Resampling filters on outcomes that have all been recorded.
+        """
+        if self._pos + count > len(self._order):
+            self._close_epoch()
+        if self.curriculum.should_switch(self.step, self.history.epoch):
+            self._close_epoch()
+            self.curriculum.switch(self.step)
+            logger.info(
+                "SRPO curriculum: stage 2 (%s) starts at step %d", self.curriculum.active_domains, self.step
+            )
+        if not self._epoch_open:
+            self._open_epoch(min_len=count)
+        rows = [int(r) for r in self._order[self._pos : self._pos + count]]
+        self._pos += count
         return rows
 
     def record(self, prompt_ids: Sequence[str], rewards: Sequence[float] | np.ndarray) -> None:
@@ -100,7 +100,7 @@ class SRPOSampler:
         self._pos = 0
         logger.info(report.summary())
 
-    def _open_epoch(self) -> None:
+    def _open_epoch(self, min_len: int) -> None:
         active = set(self.curriculum.active_domains)
         in_stage = np.isin(self.domains, list(active))
         eligible = np.flatnonzero(self.history.active & in_stage)
@@ -113,7 +113,10 @@ class SRPOSampler:
             self.history.active |= in_stage
             self.history.dropped_epoch[in_stage] = -1
             eligible = np.flatnonzero(in_stage)
-        self._order = self._epoch_order(eligible)
+        order = self._epoch_order(eligible)
+        while len(order) < min_len:  # a pool smaller than one batch: repeat it, reshuffled
+            order = np.concatenate([order, self._epoch_order(eligible)])
+        self._order = order
         self._pos = 0
         self._epoch_open = True
 

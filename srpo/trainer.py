@@ -18,7 +18,9 @@ Selected with ``trainer.v1.trainer_mode=srpo`` in any verl run that imports ``sr
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -119,6 +121,20 @@ class SRPOTrainer(PPOTrainerSync):
         self._record_outcomes(batch, metrics)
         return batch
 
+    def _log_draws(self, prompt_ids: list[str]) -> None:
+        """Append this step's prompts to ``<output_dir>/draws.jsonl``: which prompts trained when."""
+        out_dir = OmegaConf.select(self.config, "output_dir", default=None)
+        if not out_dir:
+            return
+        record = {
+            "step": self.global_steps,
+            "epoch": self.srpo_sampler.epoch,
+            "stage": self.srpo_sampler.curriculum.stage,
+            "prompt_ids": _unique_in_order(prompt_ids),
+        }
+        with open(os.path.join(str(out_dir), "draws.jsonl"), "a") as f:
+            f.write(json.dumps(record) + "\n")
+
     def _record_outcomes(self, batch, metrics: dict) -> None:
         """Feed each rollout's outcome to History Resampling and the curriculum; add metrics."""
         reward_key = self.srpo_config.history.reward_key
@@ -157,9 +173,14 @@ class SRPOTrainer(PPOTrainerSync):
         for domain in sorted(set(domains)):
             mask = np.array([d == domain for d in domains])
             metrics[f"srpo/{reward_key}/{domain}"] = float(signal[mask].mean())
+        self._log_draws(prompt_ids)
         for report in self.srpo_sampler.reports[self._srpo_reported_epochs :]:
             print(report.summary(), flush=True)
         self._srpo_reported_epochs = len(self.srpo_sampler.reports)
+
+
+def _unique_in_order(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
 
 
 def _plain_list(value: Any) -> list:

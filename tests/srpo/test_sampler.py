@@ -124,3 +124,17 @@ def test_rows_with_unknown_domain_or_missing_stage1_domain_are_rejected():
         SRPOSampler(["a"], ["poetry"], _cfg())
     with pytest.raises(ValueError, match="no 'math' rows"):
         SRPOSampler(["a"], ["code"], _cfg())
+
+
+def test_batches_never_straddle_epochs():
+    sampler = SRPOSampler(IDS, DOMAINS, _cfg(switch_at="never"))
+    first = _simulate(sampler, steps=2, batch=5)  # 10 of the 12 math rows
+    assert len(set(first[0] + first[1])) == 10 and not sampler.reports
+    _simulate(sampler, steps=1, batch=5, start=3)  # 2 rows left < 5: the epoch ends first
+    assert sampler.reports[0].seen == 10  # every outcome of the epoch was recorded before filtering
+
+
+def test_pool_smaller_than_a_batch_is_repeated():
+    sampler = SRPOSampler(IDS, DOMAINS, _cfg(switch_at="never"))
+    rows = sampler.draw(30)  # 12 math rows, reshuffled copies fill the batch
+    assert len(rows) == 30 and set(rows) == set(range(N_MATH))

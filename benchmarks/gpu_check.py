@@ -169,15 +169,26 @@ def check_advantage(device: torch.device, responses: int, tokens: int, group: in
 
 
 # ----------------------------------------------------------------------------- (b) FSDP2 actor update
-QWEN25_05B = dict(  # Qwen2.5-0.5B's published shape; weights are random
-    hidden_size=896,
-    intermediate_size=4864,
-    num_hidden_layers=24,
-    num_attention_heads=14,
-    num_key_value_heads=2,
-    vocab_size=151936,
-    tie_word_embeddings=True,
-)
+SHAPES = {  # published shapes of Qwen2.5 models; the weights are random
+    "qwen2.5-0.5b": dict(
+        hidden_size=896,
+        intermediate_size=4864,
+        num_hidden_layers=24,
+        num_attention_heads=14,
+        num_key_value_heads=2,
+        vocab_size=151936,
+        tie_word_embeddings=True,
+    ),
+    "qwen2.5-1.5b": dict(
+        hidden_size=1536,
+        intermediate_size=8960,
+        num_hidden_layers=28,
+        num_attention_heads=12,
+        num_key_value_heads=2,
+        vocab_size=151936,
+        tie_word_embeddings=True,
+    ),
+}
 SMALL = dict(
     hidden_size=128,
     intermediate_size=256,
@@ -223,8 +234,8 @@ def fsdp_worker(args: argparse.Namespace) -> None:
     if use_cuda:
         torch.cuda.set_device(device)
     torch.manual_seed(0)
-    shape = SMALL if args.small else QWEN25_05B
-    config = Qwen2Config(**shape, max_position_embeddings=4096, rope_theta=1e6, attn_implementation="sdpa")
+    shape = SMALL if args.small else SHAPES[args.shape]
+    config = Qwen2Config(**shape, max_position_embeddings=32768, rope_theta=1e6, attn_implementation="sdpa")
     with torch.device(device):
         model = Qwen2ForCausalLM(config)  # fp32 master weights, as verl's FSDP keeps them
     n_params = sum(p.numel() for p in model.parameters())
@@ -295,7 +306,7 @@ def fsdp_worker(args: argparse.Namespace) -> None:
     result = {
         "ok": all(np.isfinite(s["loss"]) and np.isfinite(s["grad_norm"]) for s in [warm, *steps])
         and bool((after - before).abs().max().item() > 0),
-        "model": "Qwen2 (random init) " + ("small" if args.small else "Qwen2.5-0.5B shape"),
+        "model": "Qwen2 (random init) " + ("small" if args.small else f"{args.shape} shape"),
         "parameters": n_params,
         "world_size": dist.get_world_size(),
         "backend": dist.get_backend(),
@@ -325,7 +336,7 @@ def check_fsdp(args: argparse.Namespace, out: Path) -> dict:
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1",
         __file__, "fsdp-worker", "--result", str(result_path),
         "--prompts", str(args.prompts), "--k", str(args.k), "--micro", str(args.micro),
-        "--prompt-len", str(args.prompt_len), "--resp-len", str(args.resp_len), "--steps", str(args.steps),
+        "--shape", args.shape, "--prompt-len", str(args.prompt_len), "--resp-len", str(args.resp_len), "--steps", str(args.steps),
     ]  # fmt: skip
     if args.small:
         cmd.append("--small")
@@ -417,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
     p.add_argument("--small", action="store_true", help="tiny shapes for a CPU smoke run")
     p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--shape", choices=sorted(SHAPES), default="qwen2.5-0.5b", help="fsdp: model shape")
     p.add_argument("--prompts", type=int, default=4, help="fsdp: prompts per mini-batch")
     p.add_argument("--k", type=int, default=8, help="fsdp: rollouts per prompt")
     p.add_argument("--micro", type=int, default=4, help="fsdp: sequences per micro-batch")

@@ -6,7 +6,8 @@
 - ``rollout`` / ``vllm_rollout``: verl's vLLM replica with a weight sync that works on vLLM's CPU build.
 - ``shims``: the one compensation for a verl line that has no extension point.
 - ``overrides``: the Hydra overrides and environment a CPU run of ``verl.trainer.main_ppo`` needs.
-- ``launch``: runs verl's trainer with them and records peak memory.
+- ``launch``: runs verl's trainer with them (``python -m srpo.cpu.launch``); ``memory`` samples the
+  peak memory of the run's process tree.
 
 Nothing here is active unless ``VERL_PLATFORM=cpu``; see ``activate``.
 """

@@ -1,7 +1,7 @@
 """verl's own trainer (``python -m verl.trainer.main_ppo``) runs GRPO and SRPO steps on CPU.
 
 Each test is one real run: Ray, verl's TaskRunnerV1, FSDP2 actor on gloo, vLLM's CPU build inside
-verl's rollout server and agent loop, verl's reward loop with ``reward_fns.dispatch.compute_score``,
+verl's rollout server and agent loop, verl's reward loop (a graded fixture reward, then ``reward_fns.dispatch.compute_score``),
 weight sync back to vLLM, and a checkpoint. About 3.5 minutes each on 2 cores, mostly start-up.
 """
 
@@ -51,14 +51,16 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def _run(inputs: dict[str, Path], adv_estimator: str) -> tuple[RunReport, list[dict], Path]:
+def _run(
+    inputs: dict[str, Path], adv_estimator: str, reward_path: Path
+) -> tuple[RunReport, list[dict], Path]:
     out = inputs["root"] / adv_estimator
     run = TinyRun(
         model=str(inputs["model"]),
         train_files=str(inputs["train"]),
         val_files=str(inputs["val"]),
         out_dir=str(out),
-        reward_path=str(ROOT / "reward_fns/dispatch.py"),
+        reward_path=str(reward_path),
         steps=2,
         save_freq=2,
         adv_estimator=adv_estimator,
@@ -88,11 +90,15 @@ def _check_run(report: RunReport, metrics: list[dict], out: Path) -> None:
 
 @pytest.mark.timeout(1000)
 def test_grpo_two_steps_on_cpu(inputs: dict[str, Path]) -> None:
-    _check_run(*_run(inputs, "grpo"))
+    """Graded fixture reward: step 1 updates the actor, so step 2's log-prob check tests the sync."""
+    report, metrics, out = _run(inputs, "grpo", Path(__file__).with_name("reward_fixture.py"))
+    _check_run(report, metrics, out)
+    assert metrics[0]["data"]["actor/grad_norm"] > 0
 
 
 @pytest.mark.timeout(1000)
 def test_srpo_estimator_two_steps_on_cpu(inputs: dict[str, Path]) -> None:
-    report, metrics, out = _run(inputs, "srpo")
+    """The project's reward (reward_fns.dispatch) on math rows, the srpo estimator from our plug-in."""
+    report, metrics, out = _run(inputs, "srpo", ROOT / "reward_fns/dispatch.py")
     _check_run(report, metrics, out)
     assert "adv_estimator': 'srpo'" in Path(report.log_path).read_text(errors="replace")

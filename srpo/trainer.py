@@ -46,15 +46,32 @@ class SRPOPromptLoader:
     verl's trainer only iterates it, and saves/loads its ``state_dict`` in the checkpoint.
     """
 
-    def __init__(self, dataset: Any, sampler: SRPOSampler, batch_size: int) -> None:
+    def __init__(
+        self, dataset: Any, sampler: SRPOSampler, batch_size: int, draws_path: str | None = None
+    ) -> None:
         self.dataset = dataset
         self.sampler = sampler
         self.batch_size = batch_size
+        self.draws_path = draws_path
 
     def __iter__(self) -> Iterator[dict]:
         while True:
             rows = self.sampler.draw(self.batch_size)
+            self._log_draw(rows)
             yield collate_fn([self.dataset[r] for r in rows])
+
+    def _log_draw(self, rows: list[int]) -> None:
+        """Append the batch, in draw order, to ``draws.jsonl``: which prompts trained when."""
+        if not self.draws_path:
+            return
+        record = {
+            "step": self.sampler.step,
+            "epoch": self.sampler.epoch,
+            "stage": self.sampler.curriculum.stage,
+            "prompt_ids": [self.sampler.history.prompt_ids[r] for r in rows],
+        }
+        with open(self.draws_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
 
     def __len__(self) -> int:
         return max(len(self.sampler.history.pool_rows) // self.batch_size, 1)
@@ -109,7 +126,11 @@ class SRPOTrainer(PPOTrainerSync):
         self.srpo_sampler = SRPOSampler(ids, domains, self.srpo_config)
         self._srpo_reported_epochs = 0
         gen_batch_size = self.config.data.get("gen_batch_size", None) or self.config.data.train_batch_size
-        self.train_dataloader = SRPOPromptLoader(self.train_dataset, self.srpo_sampler, gen_batch_size)
+        out_dir = OmegaConf.select(self.config, "output_dir", default=None)
+        draws_path = os.path.join(str(out_dir), "draws.jsonl") if out_dir else None
+        self.train_dataloader = SRPOPromptLoader(
+            self.train_dataset, self.srpo_sampler, gen_batch_size, draws_path
+        )
         self.train_dataloader_it = None
 
     def on_step_begin(self) -> None:
@@ -120,20 +141,6 @@ class SRPOTrainer(PPOTrainerSync):
         batch = super()._compute_advantage(batch, metrics=metrics)
         self._record_outcomes(batch, metrics)
         return batch
-
-    def _log_draws(self, prompt_ids: list[str]) -> None:
-        """Append this step's prompts to ``<output_dir>/draws.jsonl``: which prompts trained when."""
-        out_dir = OmegaConf.select(self.config, "output_dir", default=None)
-        if not out_dir:
-            return
-        record = {
-            "step": self.global_steps,
-            "epoch": self.srpo_sampler.epoch,
-            "stage": self.srpo_sampler.curriculum.stage,
-            "prompt_ids": _unique_in_order(prompt_ids),
-        }
-        with open(os.path.join(str(out_dir), "draws.jsonl"), "a") as f:
-            f.write(json.dumps(record) + "\n")
 
     def _record_outcomes(self, batch, metrics: dict) -> None:
         """Feed each rollout's outcome to History Resampling and the curriculum; add metrics."""
@@ -173,14 +180,9 @@ class SRPOTrainer(PPOTrainerSync):
         for domain in sorted(set(domains)):
             mask = np.array([d == domain for d in domains])
             metrics[f"srpo/{reward_key}/{domain}"] = float(signal[mask].mean())
-        self._log_draws(prompt_ids)
         for report in self.srpo_sampler.reports[self._srpo_reported_epochs :]:
             print(report.summary(), flush=True)
         self._srpo_reported_epochs = len(self.srpo_sampler.reports)
-
-
-def _unique_in_order(items: list[str]) -> list[str]:
-    return list(dict.fromkeys(items))
 
 
 def _plain_list(value: Any) -> list:

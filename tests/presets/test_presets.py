@@ -130,18 +130,21 @@ def test_batch_math_catches_bad_numbers(hydra_ctx, override: str, fragment: str)
 
 
 def test_one_run_hand_off_composes(hydra_ctx):
-    """The one-run form: a stage-1 preset with math+code data and a step switch."""
+    """The one-run form (docs/scaling.md): a stage-2 preset from the base model, math first, then a switch."""
     cfg = _compose(
-        "7b_8gpu_stage1",
+        "7b_8gpu_stage2",
         *DUMMIES,
+        "srpo.curriculum.stage1_domains=[math]",
         "srpo.curriculum.switch_at=step",
         "srpo.curriculum.switch_step=200",
         "srpo.curriculum.mixture=adaptive",
+        "trainer.experiment_name=srpo-7b-one-run",
     )
     srpo = load_srpo_config(cfg.srpo)
     assert srpo.curriculum.stage1_domains == ["math"]
     assert srpo.curriculum.stage2_domains == ["math", "code"]
     assert (srpo.curriculum.switch_at, srpo.curriculum.switch_step) == ("step", 200)
+    assert cfg.reward.custom_reward_function.reward_kwargs.code.sandbox.backend == "docker"
 
 
 def test_paths_must_be_given(hydra_ctx):

@@ -105,6 +105,10 @@ def cpu_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
         "VLLM_CPU_OMP_THREADS_BIND": "nobind",
         "TOKENIZERS_PARALLELISM": "false",
         "RAY_DEDUP_LOGS": "0",
+        # Ray prestarts one idle Python worker per logical CPU (16 here), each importing Ray on 2 cores
+        # during start-up; verl's actors start their own workers anyway.
+        "RAY_enable_worker_prestart": "0",
+        "RAY_prestart_worker_first_driver": "0",
     }
     for key, value in defaults.items():
         env.setdefault(key, value)

@@ -1,0 +1,85 @@
+"""The CPU overrides/launcher pieces other launchers reuse: contents, validation, memory sampling."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from srpo.cpu.launch import TinyRun, trainer_command
+from srpo.cpu.memory import TreeMemorySampler
+from srpo.cpu.overrides import CPUSettings, cpu_env, cpu_overrides
+
+
+def _as_dict(overrides: list[str]) -> dict[str, str]:
+    return dict(item.lstrip("+").split("=", 1) for item in overrides)
+
+
+def test_cpu_overrides_carry_the_settings() -> None:
+    got = _as_dict(cpu_overrides(CPUSettings(n_procs=2, kv_cache_bytes=32 * 2**20, agent_num_workers=2)))
+    assert got["trainer.device"] == "cpu"
+    assert got["trainer.n_gpus_per_node"] == got["ray_kwargs.ray_init.num_gpus"] == "2"
+    assert got["actor_rollout_ref.actor.strategy"] == "fsdp2"
+    assert got["actor_rollout_ref.rollout.engine_kwargs.vllm.kv_cache_memory_bytes"] == str(32 * 2**20)
+    assert got["actor_rollout_ref.rollout.agent.num_workers"] == "2"
+    assert got["transfer_queue.backend.SimpleStorage.num_data_storage_units"] == "1"
+
+
+def test_overrides_apply_to_verl_ppo_config() -> None:
+    """Every key without '+' exists in verl's own ppo_trainer config (Hydra would reject it otherwise)."""
+    import verl.trainer.config as cfg_pkg
+
+    cfg = OmegaConf.load(Path(cfg_pkg.__file__).with_name("_generated_ppo_trainer.yaml"))
+    for item in cpu_overrides():
+        if item.startswith("+"):
+            continue
+        parent, _, leaf = item.split("=", 1)[0].rpartition(".")
+        node = OmegaConf.select(cfg, parent)
+        assert node is not None and leaf in node.keys(), f"{parent}.{leaf}"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"n_procs": 0}, "n_procs"),
+        ({"object_store_bytes": 2**20}, "object_store_bytes"),
+        ({"gpu_memory_utilization": 0.0}, "gpu_memory_utilization"),
+        ({"tq_storage_units": 0}, "tq_storage_units"),
+    ],
+)
+def test_settings_reject_bad_values_naming_the_field(kwargs: dict, field: str) -> None:
+    with pytest.raises(ValueError, match=f"CPUSettings.{field}"):
+        CPUSettings(**kwargs)
+
+
+def test_cpu_env_selects_platform_and_keeps_callers_values() -> None:
+    env = cpu_env({"VERL_PLATFORM": "nvidia", "VLLM_CPU_OMP_THREADS_BIND": "0-1"})
+    assert env["VERL_PLATFORM"] == "cpu"
+    assert env["VLLM_CPU_OMP_THREADS_BIND"] == "0-1"
+    assert env["VLLM_TARGET_DEVICE"] == "cpu"
+
+
+def test_tiny_run_names_the_missing_input(tmp_path: Path) -> None:
+    run = TinyRun(
+        model=str(tmp_path / "nope"), train_files=__file__, val_files=__file__, out_dir=str(tmp_path)
+    )
+    with pytest.raises(FileNotFoundError, match="TinyRun.model"):
+        run.overrides()
+    assert trainer_command(["a=1"])[1:] == ["-m", "verl.trainer.main_ppo", "a=1"]
+
+
+@pytest.mark.timeout(60)
+def test_sampler_sees_children_memory_and_processes() -> None:
+    code = "import subprocess,sys,time; b=bytearray(200*2**20); subprocess.run([sys.executable,'-c','import time; time.sleep(3)']); time.sleep(0.5)"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    sampler = TreeMemorySampler(proc.pid, interval_s=0.2).start()
+    proc.wait(timeout=30)
+    time.sleep(0.1)
+    peak = sampler.stop()
+    assert peak.pss_bytes > 150 * 2**20  # the 200 MiB buffer (zero pages are touched by bytearray)
+    assert peak.max_processes >= 2  # the child's child was seen
+    assert peak.samples > 3

@@ -27,7 +27,7 @@ from srpo.embedded.tokenizer import train_tokenizer
 from srpo.embedded.warmup import WarmupSettings, warm_up
 
 # Bump when the build's code changes what it produces, so stale cached models are not reused.
-BUILD_VERSION = 1
+BUILD_VERSION = 2
 MANIFEST = "srpo_build.json"
 
 
@@ -44,7 +44,11 @@ class BuildSettings:
     size: ModelSize = field(default_factory=ModelSize)
     warmup: WarmupSettings = field(default_factory=WarmupSettings)
     skip_warmup: bool = False
-    corpus_per_family: int = 2000  # training-split problems per family (tokenizer + warm-up)
+    # Training-split problems drawn for the tokenizer and the warm-up. The code family's question
+    # space is small (~380 training questions) and is learned faster per example than arithmetic, so it
+    # gets a small share; that keeps both domains at partial accuracy after the warm-up.
+    arith_corpus: int = 2000
+    code_corpus: int = 150
     arith_levels: tuple[int, ...] = (1, 2, 3)
     codegen_levels: tuple[int, ...] = (1, 2, 3)
     # One thread: a model this small gains little from a second one, and when the other core is busy
@@ -64,12 +68,8 @@ class BuildSettings:
 
 def corpus(settings: BuildSettings) -> list[Problem]:
     """Training-split problems of both families, interleaved so neither dominates a batch."""
-    n = settings.corpus_per_family
-    arith = generate("arith", "train", n, settings.arith_levels, settings.seed)
-    # The code family's question space is small (~380 training questions) and, per example, it is
-    # learned faster than arithmetic: a smaller share keeps both domains at partial accuracy.
-    code_n = min(n, 250)
-    code = generate("codegen", "train", code_n, settings.codegen_levels, settings.seed)
+    arith = generate("arith", "train", settings.arith_corpus, settings.arith_levels, settings.seed)
+    code = generate("codegen", "train", settings.code_corpus, settings.codegen_levels, settings.seed)
     return arith + code
 
 

@@ -15,7 +15,8 @@ TINY = BuildSettings(
     vocab_size=400,
     size=ModelSize(hidden_size=64, num_layers=2, num_heads=2, num_kv_heads=1, intermediate_size=128),
     warmup=WarmupSettings(steps=30, batch_size=8, lr=3e-3),
-    corpus_per_family=200,
+    arith_corpus=200,
+    code_corpus=100,
     threads=1,
 )
 

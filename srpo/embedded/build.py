@@ -67,7 +67,7 @@ class BuildSettings:
 
 
 def corpus(settings: BuildSettings) -> list[Problem]:
-    """Training-split problems of both families, interleaved so neither dominates a batch."""
+    """Training-split problems of both families; the warm-up draws batches from them uniformly."""
     arith = generate("arith", "train", settings.arith_corpus, settings.arith_levels, settings.seed)
     code = generate("codegen", "train", settings.code_corpus, settings.codegen_levels, settings.seed)
     return arith + code

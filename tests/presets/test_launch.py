@@ -122,6 +122,19 @@ def test_scripts_pass_shellcheck():
     assert out.returncode == 0, out.stdout
 
 
+def test_sandbox_node_builds_once_per_node_under_a_lock():
+    out = _run(["bash", "scripts/launch/sandbox_node.sh", "--dry-run", "--image", "my-sandbox:1"])
+    assert out.returncode == 0, out.stderr
+    cmds = _commands(out.stdout)
+    assert cmds[0] == "bash scripts/start_dockerd.sh"
+    assert cmds[1].startswith("flock ") and cmds[1].endswith(
+        "scripts/build_sandbox_image.sh --image my-sandbox:1"
+    )
+    assert cmds[2:] == [
+        f"{sys.executable} -m sandbox --image my-sandbox:1 {verb}" for verb in ("reap", "check")
+    ]
+
+
 def test_single_node_stage2_prepares_sandbox_then_trains():
     out = _run(
         ["bash", "scripts/launch/single_node.sh", "--preset", "7b_8gpu_stage2", "--dry-run", "--", "a.b=1"],

@@ -53,12 +53,14 @@ class TinyRun:
             if not Path(getattr(self, name)).exists():
                 raise FileNotFoundError(f"TinyRun.{name}: {getattr(self, name)} does not exist")
         actor = "actor_rollout_ref.actor"
+        # absolute paths: verl runs in out_dir (see run_trainer)
+        model, train, val = (Path(p).resolve() for p in (self.model, self.train_files, self.val_files))
         out = [
             f"algorithm.adv_estimator={self.adv_estimator}",
             "algorithm.use_kl_in_reward=false",
-            f"actor_rollout_ref.model.path={self.model}",
-            f"data.train_files={self.train_files}",
-            f"data.val_files={self.val_files}",
+            f"actor_rollout_ref.model.path={model}",
+            f"data.train_files={train}",
+            f"data.val_files={val}",
             f"data.train_batch_size={self.train_batch_size}",
             f"data.max_prompt_length={self.max_prompt_length}",
             f"data.max_response_length={self.max_response_length}",
@@ -76,11 +78,11 @@ class TinyRun:
             "trainer.logger=[console,file]",
             "trainer.project_name=srpo_cpu",
             "trainer.experiment_name=smoke",
-            f"trainer.default_local_dir={Path(self.out_dir, 'checkpoints')}",
+            f"trainer.default_local_dir={Path(self.out_dir, 'checkpoints').resolve()}",
         ]
         if self.reward_path:
             out += [
-                f"reward.custom_reward_function.path={self.reward_path}",
+                f"reward.custom_reward_function.path={Path(self.reward_path).resolve()}",
                 f"reward.custom_reward_function.name={self.reward_name}",
             ]
         return out
@@ -128,7 +130,7 @@ def run_trainer(
     env: dict[str, str] | None = None,
 ) -> RunReport:
     """Run verl's trainer with ``overrides`` on CPU; log and metrics go under ``out_dir``."""
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "trainer.log"
     metrics_path = out / "metrics.jsonl"
@@ -141,6 +143,7 @@ def run_trainer(
             stdout=log,
             stderr=subprocess.STDOUT,
             env=run_env,
+            cwd=out,  # Hydra writes its outputs/ folder into the working directory
             start_new_session=True,  # one process group to signal, apart from our own
         )
         sampler = TreeMemorySampler(proc.pid).start()

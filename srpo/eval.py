@@ -201,42 +201,86 @@ def _print_table(report: dict[str, Any]) -> None:
         print(f"  {name:<18} {s['n_problems']:>8} {s['avg_at_k']:>7.3f} {cells}")
 
 
-def main() -> None:
-    """Hydra entry: generate with verl's validation (unless eval.from_dump), then aggregate."""
-    import hydra
-    from omegaconf import DictConfig, OmegaConf, open_dict
+EVAL_OVERLAY = Path(__file__).resolve().parent.parent / "configs" / "eval.yaml"
 
-    import srpo.main as train_entry  # selects the CPU platform before verl is imported
 
-    @hydra.main(config_path=train_entry.CONFIG_DIR, config_name="eval", version_base=None)
-    def _run(config: DictConfig) -> None:
-        ev = config.eval
-        ks = [int(k) for k in ev.ks]
-        n = int(config.actor_rollout_ref.rollout.val_kwargs.n)
-        if max(ks) > n:
-            print(
-                f"srpo.eval: eval.ks={ks} needs val_kwargs.n >= {max(ks)} samples, got {n}", file=sys.stderr
-            )
-            sys.exit(2)
-        with open_dict(config):
-            if ev.model_path:
-                config.actor_rollout_ref.model.path = str(ev.model_path)
-            if ev.data_files:
-                config.data.val_files = list(ev.data_files)
-                config.data.train_files = list(ev.data_files)  # verl builds a train set even in val_only
-        dump = Path(ev.from_dump) if ev.from_dump else Path(config.trainer.validation_data_dir)
-        if not ev.from_dump:
-            try:
-                train_entry.train(config)
-            except train_entry.PreflightError as err:
-                print(f"srpo: {err}", file=sys.stderr)
-                sys.exit(2)
-        files = OmegaConf.select(config, "data.val_files")
-        files = [files] if isinstance(files, str) else list(files or [])
-        meta = {"model": str(OmegaConf.select(config, "actor_rollout_ref.model.path")), "data_files": files}
-        aggregate(dump, files or None, ks, Path(ev.out_dir), ev.reward_key, float(ev.success_threshold), meta)
+def _override_key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
 
-    _run()
+
+def load_eval_config(config_name: str, overrides: Sequence[str]) -> Any:
+    """The training config ``config_name`` with configs/eval.yaml over it and ``overrides`` over both.
+
+    Hydra composes the training config and the non-``eval.`` overrides; the eval overlay then fills
+    in every key the command line did not set, and ``eval.*`` overrides land last.
+    """
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from srpo.main import CONFIG_DIR
+
+    eval_args = [o.lstrip("+") for o in overrides if _override_key(o).split(".")[0] == "eval"]
+    train_args = [o for o in overrides if _override_key(o).split(".")[0] != "eval"]
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
+        config = compose(config_name=config_name, overrides=train_args)
+    overlay = OmegaConf.load(EVAL_OVERLAY)
+    for key in map(_override_key, train_args):
+        parent, _, leaf = key.rpartition(".")
+        node = OmegaConf.select(overlay, parent) if parent else overlay
+        if node is not None and leaf in node:
+            node.pop(leaf)
+    OmegaConf.set_struct(config, False)
+    config = OmegaConf.merge(config, overlay, OmegaConf.from_dotlist(eval_args))
+    OmegaConf.set_struct(config, True)
+    return config
+
+
+def run_eval(config: Any) -> dict[str, Any]:
+    """Generate with verl's validation (unless ``eval.from_dump``), then aggregate into the report."""
+    from omegaconf import OmegaConf, open_dict
+
+    from srpo.main import train
+
+    ev = config.eval
+    ks = [int(k) for k in ev.ks]
+    n = int(config.actor_rollout_ref.rollout.val_kwargs.n)
+    if not ev.from_dump and max(ks) > n:
+        raise EvalError(f"eval.ks={ks} needs actor_rollout_ref.rollout.val_kwargs.n >= {max(ks)}, got {n}")
+    with open_dict(config):
+        if ev.model_path:
+            config.actor_rollout_ref.model.path = str(ev.model_path)
+        if ev.data_files:
+            config.data.val_files = list(ev.data_files)
+            config.data.train_files = list(ev.data_files)  # verl builds a train set even in val_only
+    dump = Path(ev.from_dump) if ev.from_dump else Path(config.trainer.validation_data_dir)
+    if not ev.from_dump:
+        train(config)
+    files = OmegaConf.select(config, "data.val_files")
+    files = [files] if isinstance(files, str) else list(files or [])
+    meta = {"model": str(OmegaConf.select(config, "actor_rollout_ref.model.path")), "data_files": files}
+    return aggregate(
+        dump, files or None, ks, Path(ev.out_dir), ev.reward_key, float(ev.success_threshold), meta
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m srpo.eval [--config-name NAME] [key=value ...]`` (NAME defaults to embedded)."""
+    import argparse
+
+    import srpo.main  # noqa: F401  (selects verl's CPU platform before verl is imported)
+    from srpo.preflight import PreflightError
+
+    parser = argparse.ArgumentParser(prog="python -m srpo.eval", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--config-name", default="embedded", help="training config in configs/ to evaluate with"
+    )
+    parser.add_argument("overrides", nargs="*", help="Hydra-style key=value overrides")
+    args = parser.parse_args(argv)
+    try:
+        run_eval(load_eval_config(args.config_name, args.overrides))
+    except (EvalError, PreflightError) as err:
+        print(f"srpo.eval: {err}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,122 @@
+"""benchmarks/study.py: commands and the side-by-side aggregation, on synthetic run folders."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("study", REPO / "benchmarks" / "study.py")
+study = importlib.util.module_from_spec(_spec)
+sys.modules["study"] = study
+_spec.loader.exec_module(study)
+
+N, BATCH = 4, 2
+
+
+def _fake_run(root: Path, method: str, seed: int, accs: list[float], evicted: list[int], zero: float) -> Path:
+    """A run folder as srpo.main + the study leave it: study_run.json, metrics-*.jsonl, draws.jsonl."""
+    folder = root / f"{method}-s{seed}"
+    folder.mkdir(parents=True)
+    record = {"method": method, "seed": seed, "command": "x", "returncode": 0, "wall_s": 100.0 + seed}
+    (folder / "study_run.json").write_text(json.dumps(record | {"rollout_n": N, "train_batch_size": BATCH}))
+    lines = [
+        {
+            "step": 0,
+            "data": {"val-core/srpo/arith/acc/mean@1": accs[0], "val-core/srpo/codegen/acc/mean@1": 0.0},
+        }
+    ]
+    draws = []
+    for step in range(1, len(accs)):
+        data = {"response_length/mean": 10.0, "srpo/zero_adv_group_frac": zero}
+        if evicted[step - 1]:
+            data["training/filter_groups/evicted_samples"] = evicted[step - 1]
+        data |= {"val-core/srpo/arith/acc/mean@1": accs[step], "val-core/srpo/codegen/acc/mean@1": accs[step]}
+        lines.append({"step": step, "data": data})
+        # the loader draws one batch per step plus one per refill (DAPO)
+        for _ in range(1 + evicted[step - 1] // BATCH):
+            draws.append(
+                {"step": step, "epoch": 0, "stage": 1, "prompt_ids": [f"p{i}" for i in range(BATCH)]}
+            )
+    (folder / "metrics-0.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    (folder / "draws.jsonl").write_text("\n".join(json.dumps(x) for x in draws) + "\n")
+    return folder
+
+
+def test_read_run_counts_rollouts_tokens_and_target(tmp_path: Path) -> None:
+    folder = _fake_run(tmp_path, "dapo", 0, accs=[0.0, 0.2, 0.6, 0.8], evicted=[2, 0, 4], zero=0.0)
+    run = study.read_run(folder)
+    assert run.rollouts == {1: 2 * BATCH * N, 2: BATCH * N, 3: 3 * BATCH * N}
+    assert run.tokens[1] == pytest.approx(10.0 * 2 * BATCH * N)
+    assert run.zero_adv == {1: pytest.approx(0.5), 2: 0.0, 3: pytest.approx(4 / 6)}
+    # mean over sources: step 2 -> 0.6 (arith and codegen both 0.6)
+    assert run.first_step_reaching(0.5) == 2
+    assert run.cumulative(run.rollouts, 2) == 3 * BATCH * N
+    assert run.first_step_reaching(0.9) is None
+
+
+def test_aggregate_side_by_side(tmp_path: Path) -> None:
+    for seed in (0, 1, 2):
+        _fake_run(tmp_path, "srpo", seed, accs=[0.0, 0.6, 0.7], evicted=[0, 0], zero=0.25)
+        _fake_run(tmp_path, "grpo", seed, accs=[0.0, 0.2, 0.4 + 0.1 * seed], evicted=[0, 0], zero=0.5)
+    (tmp_path / "data").mkdir()  # shared assets folder: not a run
+    table = study.aggregate(tmp_path, target=0.5)
+    lines = table.splitlines()
+    assert lines[0].startswith("| method | seeds | reached 0.5 | rollouts to target")
+    srpo_row = next(line for line in lines if line.startswith("| srpo |"))
+    grpo_row = next(line for line in lines if line.startswith("| grpo |"))
+    assert "| 3/3 | 8 ± 0 |" in srpo_row  # every seed reaches 0.5 after step 1: BATCH * N rollouts
+    assert "| 2/3 | 16 ± 0 |" in grpo_row  # seeds 1 and 2 reach it at step 2
+    assert "0.25" in srpo_row and "101 ± 1" in srpo_row
+    saved = json.loads((tmp_path / "study.json").read_text())
+    assert [m["method"] for m in saved["methods"]] == ["srpo", "grpo"]
+    assert saved["methods"][1]["final_acc"]["srpo/arith"] == pytest.approx([0.4, 0.5, 0.6])
+    assert (tmp_path / "study.md").is_file()
+    assert (tmp_path / "study_accuracy_vs_rollouts.png").stat().st_size > 1000
+    assert (tmp_path / "study_zero_adv.png").stat().st_size > 1000
+
+
+def test_broken_run_is_reported_not_hidden(tmp_path: Path) -> None:
+    _fake_run(tmp_path, "srpo", 0, accs=[0.0, 0.6], evicted=[0], zero=0.0)
+    broken = tmp_path / "grpo-s0"
+    broken.mkdir()
+    (broken / "study_run.json").write_text(
+        json.dumps({"method": "grpo", "seed": 0, "rollout_n": N, "train_batch_size": 2})
+    )
+    study.aggregate(tmp_path, target=0.5)
+    assert (
+        "Skipped: " in (tmp_path / "study.md").read_text()
+        and "grpo-s0" in (tmp_path / "study.md").read_text()
+    )
+
+
+def test_dry_run_prints_same_budget_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    study.main(
+        [
+            "--dry-run",
+            "--seeds",
+            "0",
+            "1",
+            "--methods",
+            "srpo",
+            "dapo",
+            "--steps",
+            "30",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    cmds = [line for line in capsys.readouterr().out.splitlines() if "srpo.main" in line]
+    assert len(cmds) == 4
+    assert all("trainer.total_training_steps=30" in c and "actor_rollout_ref.rollout.n=8" in c for c in cmds)
+    assert any("+baselines=dapo" in c and "srpo.seed=1" in c for c in cmds)
+    assert not any(tmp_path.iterdir())  # nothing ran
+
+
+def test_unknown_method_is_refused() -> None:
+    with pytest.raises(SystemExit):
+        study.parse_args(["--methods", "ppo"])

@@ -81,8 +81,10 @@ class TinyRun:
             f"trainer.default_local_dir={Path(self.out_dir, 'checkpoints').resolve()}",
         ]
         if self.reward_path:
+            # verl also takes module paths (``pkg://reward_fns.dispatch``); only files are resolved
+            path = self.reward_path if "://" in self.reward_path else Path(self.reward_path).resolve()
             out += [
-                f"reward.custom_reward_function.path={Path(self.reward_path).resolve()}",
+                f"reward.custom_reward_function.path={path}",
                 f"reward.custom_reward_function.name={self.reward_name}",
             ]
         return out

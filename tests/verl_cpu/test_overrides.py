@@ -39,7 +39,7 @@ def test_overrides_apply_to_verl_ppo_config() -> None:
             continue
         parent, _, leaf = item.split("=", 1)[0].rpartition(".")
         node = OmegaConf.select(cfg, parent)
-        assert node is not None and leaf in node.keys(), f"{parent}.{leaf}"
+        assert node is not None and leaf in node, f"{parent}.{leaf}"
 
 
 @pytest.mark.parametrize(

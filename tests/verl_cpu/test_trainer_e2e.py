@@ -52,7 +52,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _run(
-    inputs: dict[str, Path], adv_estimator: str, reward_path: Path
+    inputs: dict[str, Path], adv_estimator: str, reward_path: Path | str, extra: tuple[str, ...] = ()
 ) -> tuple[RunReport, list[dict], Path]:
     out = inputs["root"] / adv_estimator
     run = TinyRun(
@@ -65,7 +65,7 @@ def _run(
         save_freq=2,
         adv_estimator=adv_estimator,
     )
-    report = run_trainer([*cpu_overrides(), *run.overrides()], out, timeout_s=900)
+    report = run_trainer([*cpu_overrides(), *run.overrides(), *extra], out, timeout_s=900)
     log_tail = Path(report.log_path).read_text(errors="replace")[-4000:]
     assert report.returncode == 0, f"verl's trainer failed ({report.returncode}); log tail:\n{log_tail}"
     return report, read_metrics(report.metrics_path), out
@@ -97,8 +97,13 @@ def test_grpo_two_steps_on_cpu(inputs: dict[str, Path]) -> None:
 
 
 @pytest.mark.timeout(1000)
-def test_srpo_estimator_two_steps_on_cpu(inputs: dict[str, Path]) -> None:
-    """The project's reward (reward_fns.dispatch) on math rows, the srpo estimator from our plug-in."""
-    report, metrics, out = _run(inputs, "srpo", ROOT / "reward_fns/dispatch.py")
+def test_srpo_in_plain_verl_main_ppo_on_cpu(inputs: dict[str, Path]) -> None:
+    """The README's change to a plain verl GRPO command: the srpo estimator and trainer, our reward."""
+    srpo_change = ("trainer.v1.trainer_mode=srpo", "+srpo.curriculum.switch_at=never")
+    report, metrics, out = _run(inputs, "srpo", "pkg://reward_fns.dispatch", srpo_change)
     _check_run(report, metrics, out)
-    assert "adv_estimator': 'srpo'" in Path(report.log_path).read_text(errors="replace")
+    log = Path(report.log_path).read_text(errors="replace")
+    assert "adv_estimator': 'srpo'" in log and "'trainer_mode': 'srpo'" in log
+    for row in metrics:  # History Resampling saw every rollout of the step
+        assert row["data"]["srpo/stage"] == 1.0 and row["data"]["srpo/pool_size"] == 32.0
+        assert 0.0 <= row["data"]["srpo/zero_adv_group_frac"] <= 1.0

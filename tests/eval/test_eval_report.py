@@ -102,3 +102,22 @@ def test_unknown_ground_truth_is_an_error(dataset: tuple[list[Path], Path], tmp_
     bad.write_text(_dump_line("u", 0, "What is 9+9?", "18", 1.0) + "\n")
     with pytest.raises(EvalError, match="matches no row"):
         aggregate(bad, files, ks=[1], out_dir=tmp_path / "o")
+
+
+def test_cli_aggregates_an_existing_dump(dataset: tuple[list[Path], Path], tmp_path: Path) -> None:
+    from srpo.eval import main
+
+    files, dump_dir = dataset
+    out = tmp_path / "cli"
+    main(
+        [
+            f"output_dir={out}",
+            f"eval.from_dump={dump_dir}",
+            f"eval.data_files=[{files[0]},{files[1]}]",
+            "eval.ks=[1,4]",
+            "actor_rollout_ref.rollout.val_kwargs.n=4",
+        ]
+    )
+    report = json.loads((out / "eval_report.json").read_text())
+    assert report["meta"]["data_files"] == [str(f) for f in files]
+    assert report["per_source"]["srpo/arith"]["pass_at_k"]["4"] == pytest.approx(0.5)

@@ -99,8 +99,11 @@ def test_srpo_main_kill_resume(tiny_assets, tmp_path):
         for line in path.read_text().splitlines():
             rec = json.loads(line)
             metrics.setdefault(rec["step"], {}).update(rec["data"])
-    assert {1, 2, 3} <= set(metrics)
-    for step in (1, 2, 3):
+    # A crash between a step's checkpoint and its log line loses that line (step 2 here, depending
+    # on timing); the steps that were logged carry finite SRPO metrics.
+    trained = {s for s, d in metrics.items() if "critic/score/mean" in d}
+    assert {1, 3} <= trained <= {1, 2, 3}
+    for step in trained:
         for key in ("srpo/pool_size", "srpo/zero_adv_group_frac", "critic/score/mean"):
             assert math.isfinite(metrics[step][key]), (step, key)
     assert metrics[3]["srpo/stage"] == 2.0 and "srpo/acc/code" in metrics[3]

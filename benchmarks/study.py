@@ -38,7 +38,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from srpo.report import load_metrics  # noqa: E402
+from srpo.report import load_metrics, save_figure  # noqa: E402
 
 METHODS = ("srpo", "grpo", "dapo", "srpo_drop_all_wrong", "srpo_one_stage")
 ZERO_ADV_KEY = "srpo/zero_adv_group_frac"
@@ -275,7 +275,7 @@ def plot(runs: list[RunResult], out: Path) -> list[Path]:
     ax.set_xlabel("rollouts generated")
     ax.set_ylabel("held-out accuracy (mean over sources)")
     ax.legend(fontsize=8)
-    paths.append(_save(fig, out / "study_accuracy_vs_rollouts.png"))
+    paths.append(save_figure(fig, out / "study_accuracy_vs_rollouts.png"))
     fig, ax = plt.subplots(figsize=(6, 4))
     for m in methods:
         per_step: dict[int, list[float]] = {}
@@ -289,17 +289,8 @@ def plot(runs: list[RunResult], out: Path) -> list[Path]:
     ax.set_ylabel("zero-advantage share of generated groups")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
-    paths.append(_save(fig, out / "study_zero_adv.png"))
+    paths.append(save_figure(fig, out / "study_zero_adv.png"))
     return paths
-
-
-def _save(fig: Any, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def aggregate(runs_dir: Path, target: float) -> str:

@@ -95,7 +95,7 @@ def plot_run(metrics: dict[int, dict[str, float]], out_dir: Path) -> list[Path]:
     ax.set_title("Training reward and per-domain accuracy")
     ax.legend(loc="best", fontsize=8)
     _mark_switch(ax, switch)
-    written.append(_save(fig, out_dir / "reward.png"))
+    written.append(save_figure(fig, out_dir / "reward.png"))
 
     fig, (ax_pool, ax_mix) = plt.subplots(1, 2, figsize=(10, 4))
     ax_pool.plot(*series(metrics, "srpo/pool_size"), color="tab:blue")
@@ -115,7 +115,7 @@ def plot_run(metrics: dict[int, dict[str, float]], out_dir: Path) -> list[Path]:
     ax_mix.set_xlabel("epoch")
     ax_mix.set_ylabel("share of prompts seen")
     ax_mix.set_title("Epoch composition")
-    written.append(_save(fig, out_dir / "pool.png"))
+    written.append(save_figure(fig, out_dir / "pool.png"))
 
     fig, (ax_zero, ax_len) = plt.subplots(1, 2, figsize=(10, 4))
     ax_zero.plot(*series(metrics, "srpo/zero_adv_group_frac"), color="tab:orange")
@@ -127,11 +127,12 @@ def plot_run(metrics: dict[int, dict[str, float]], out_dir: Path) -> list[Path]:
     ax_len.set_xlabel("step")
     ax_len.set_title("Mean response length (tokens)")
     _mark_switch(ax_len, switch)
-    written.append(_save(fig, out_dir / "signal.png"))
+    written.append(save_figure(fig, out_dir / "signal.png"))
     return written
 
 
-def _save(fig: Any, path: Path) -> Path:
+def save_figure(fig: Any, path: Path) -> Path:
+    """Lay out, write at the project's plot resolution, and free the figure."""
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -1,74 +1,98 @@
-"""The math family: short multi-step integer arithmetic and one-variable linear equations.
+"""The math family: one- to three-step integer arithmetic and one-variable equations.
 
-Every problem comes with a worked solution of one operation per line, ending in ``\\boxed{answer}``;
-the ground truth is a plain integer or reduced fraction string that the SymPy verifier can compare.
-Level 1 is one operation, level 2 two steps, level 3 three steps or a fractional answer.
-Operands are small (mostly one digit) on purpose: a model of a few million parameters trained for a
-few minutes learns digit copying and small-number facts, not long carries.
+Every step of a worked solution is one fact from three small tables, so a model of a few million
+parameters can learn each step in a short warm-up:
+
+- addition of two digits (``a + b`` with ``a, b`` in 0..9),
+- its inverse (``n - a`` whose result is a digit),
+- multiplication by 2..5 (``a * b`` with ``b`` in 0..9, either order) and its inverse.
+
+A level-``k`` problem chains ``k`` facts. Written out one per line the chain is as easy as its
+facts; answered in one go (the bare ``\\boxed{}`` style the warm-up also teaches, see
+``srpo.embedded.styles``) it is not, which is what RL discovers. Answers are integers the SymPy
+verifier compares.
 """
 
 from __future__ import annotations
 
 import random
-from fractions import Fraction
 
 from srpo.embedded.problem import Problem, check_level
 
 INSTRUCTION = "Put the answer in \\boxed{}."
 
-
-def _level1(rng: random.Random) -> tuple[str, str, list[str], str]:
-    op = rng.choice("+-*")
-    if op == "*":
-        a, b = rng.randint(2, 5), rng.randint(0, 9)
-    else:
-        a, b = rng.randint(0, 15), rng.randint(0, 15)
-    value = a + b if op == "+" else a - b if op == "-" else a * b
-    return "one_op", f"Compute {a} {op} {b}.", [f"{a} {op} {b} = {value}"], str(value)
+Drawn = tuple[str, str, list[str], int]  # kind, question, worked steps, answer
 
 
-def _level2(rng: random.Random) -> tuple[str, str, list[str], str]:
-    kind = rng.choice(["add_mul", "paren_mul", "mul_sub", "solve_add"])
-    a, b, c = rng.randint(1, 9), rng.randint(1, 9), rng.randint(2, 5)
-    if kind == "add_mul":  # a + b * c
-        bc = b * c
-        steps = [f"{b} * {c} = {bc}", f"{a} + {bc} = {a + bc}"]
-        return kind, f"Compute {a} + {b} * {c}.", steps, str(a + bc)
-    if kind == "paren_mul":  # (a + b) * c
+def _digit(rng: random.Random) -> int:
+    return rng.randint(0, 9)
+
+
+def _factor(rng: random.Random) -> int:
+    return rng.randint(2, 5)
+
+
+def _level1(rng: random.Random) -> Drawn:
+    kind = rng.choice(["add", "sub", "mul"])
+    if kind == "add":
+        a, b = _digit(rng), _digit(rng)
+        return kind, f"Compute {a} + {b}.", [f"{a} + {b} = {a + b}"], a + b
+    if kind == "sub":  # the inverse of an addition fact: the result is a digit
+        a, result = _digit(rng), _digit(rng)
+        n = a + result
+        return kind, f"Compute {n} - {a}.", [f"{n} - {a} = {result}"], result
+    a, b = _factor(rng), _digit(rng)
+    if rng.random() < 0.5:
+        a, b = b, a
+    return kind, f"Compute {a} * {b}.", [f"{a} * {b} = {a * b}"], a * b
+
+
+def _level2(rng: random.Random) -> Drawn:
+    kind = rng.choice(["add_sub", "paren_mul", "solve_add"])
+    if kind == "add_sub":  # a + b - c, where (a + b) - c is again an inverse addition fact
+        a, b = _digit(rng), _digit(rng)
+        s = a + b
+        c = rng.randint(max(0, s - 9), min(9, s))
+        steps = [f"{a} + {b} = {s}", f"{s} - {c} = {s - c}"]
+        return kind, f"Compute {a} + {b} - {c}.", steps, s - c
+    if kind == "paren_mul":  # (a + b) * c with a digit sum
+        a = _digit(rng)
+        b = rng.randint(0, 9 - a)
+        c = _factor(rng)
         s = a + b
         steps = [f"{a} + {b} = {s}", f"{s} * {c} = {s * c}"]
-        return kind, f"Compute ({a} + {b}) * {c}.", steps, str(s * c)
-    if kind == "mul_sub":  # a * c - b
-        ac = a * c
-        steps = [f"{a} * {c} = {ac}", f"{ac} - {b} = {ac - b}"]
-        return kind, f"Compute {a} * {c} - {b}.", steps, str(ac - b)
-    # solve_add: x + a = n, with n = a + x for a random x
-    x = rng.randint(0, 15)
+        return kind, f"Compute ({a} + {b}) * {c}.", steps, s * c
+    a, x = _digit(rng), _digit(rng)  # solve_add: x + a = n
     n = x + a
     steps = [f"x = {n} - {a}", f"x = {x}"]
-    return kind, f"Solve x + {a} = {n} for x.", steps, str(x)
+    return kind, f"Solve x + {a} = {n} for x.", steps, x
 
 
-def _level3(rng: random.Random) -> tuple[str, str, list[str], str]:
-    kind = rng.choice(["three_step", "solve_linear", "solve_fraction"])
-    if kind == "three_step":  # (a + b) * c - d
-        a, b, c, d = rng.randint(1, 5), rng.randint(1, 5), rng.randint(2, 4), rng.randint(1, 9)
+def _level3(rng: random.Random) -> Drawn:
+    kind = rng.choice(["add_sub_add", "paren_sub_mul", "solve_linear"])
+    if kind == "add_sub_add":  # a + b - c + d
+        a, b = _digit(rng), _digit(rng)
         s = a + b
-        steps = [f"{a} + {b} = {s}", f"{s} * {c} = {s * c}", f"{s * c} - {d} = {s * c - d}"]
-        return kind, f"Compute ({a} + {b}) * {c} - {d}.", steps, str(s * c - d)
-    a, b = rng.randint(2, 5), rng.randint(1, 9)
-    if kind == "solve_linear":  # a*x + b = n with an integer root
-        x = rng.randint(0, 9)
-        n = a * x + b
-        steps = [f"{a}x = {n} - {b} = {a * x}", f"x = {a * x} / {a} = {x}"]
-        return kind, f"Solve {a}x + {b} = {n} for x.", steps, str(x)
-    # solve_fraction: a*x = n where n is not a multiple of a, so the answer is a reduced fraction
-    n = rng.randint(1, 12)
-    while n % a == 0:
-        n = rng.randint(1, 12)
-    root = Fraction(n, a)
-    steps = [f"x = {n} / {a} = {root}"]
-    return kind, f"Solve {a}x = {n} for x.", steps, str(root)
+        c = rng.randint(max(0, s - 9), min(9, s))
+        d = _digit(rng)
+        t = s - c
+        steps = [f"{a} + {b} = {s}", f"{s} - {c} = {t}", f"{t} + {d} = {t + d}"]
+        return kind, f"Compute {a} + {b} - {c} + {d}.", steps, t + d
+    if kind == "paren_sub_mul":  # (a + b - c) * d
+        a, b = _digit(rng), _digit(rng)
+        s = a + b
+        c = rng.randint(max(0, s - 9), min(9, s))
+        d = _factor(rng)
+        t = s - c
+        steps = [f"{a} + {b} = {s}", f"{s} - {c} = {t}", f"{t} * {d} = {t * d}"]
+        return kind, f"Compute ({a} + {b} - {c}) * {d}.", steps, t * d
+    a = _factor(rng)  # solve_linear: a x + b = n with a x a digit, so n - b is an inverse addition fact
+    x = rng.randint(0, 9 // a)
+    b = _digit(rng)
+    ax = a * x
+    n = ax + b
+    steps = [f"{a}x = {n} - {b}", f"{a}x = {ax}", f"x = {ax} / {a} = {x}"]
+    return kind, f"Solve {a}x + {b} = {n} for x.", steps, x
 
 
 _LEVELS = {1: _level1, 2: _level2, 3: _level3}
@@ -83,6 +107,6 @@ def make_arith(rng: random.Random, level: int) -> Problem:
         kind=kind,
         level=level,
         question=f"{question} {INSTRUCTION}",
-        ground_truth=answer,
+        ground_truth=str(answer),
         solution=solution,
     )

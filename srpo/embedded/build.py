@@ -23,11 +23,12 @@ import torch
 from srpo.embedded.dataset import generate
 from srpo.embedded.model import ModelSize, count_parameters, make_model
 from srpo.embedded.problem import Problem
+from srpo.embedded.styles import mix_styles
 from srpo.embedded.tokenizer import train_tokenizer
 from srpo.embedded.warmup import WarmupSettings, warm_up
 
 # Bump when the build's code changes what it produces, so stale cached models are not reused.
-BUILD_VERSION = 2
+BUILD_VERSION = 3
 MANIFEST = "srpo_build.json"
 
 
@@ -46,9 +47,14 @@ class BuildSettings:
     skip_warmup: bool = False
     # Training-split problems drawn for the tokenizer and the warm-up. The code family's question
     # space is small (~380 training questions) and is learned faster per example than arithmetic, so it
-    # gets a small share; that keeps both domains at partial accuracy after the warm-up.
+    # gets a small share.
     arith_corpus: int = 2000
-    code_corpus: int = 150
+    code_corpus: int = 300
+    # The answer-style mix of the warm-up data (srpo.embedded.styles): the share of math solutions
+    # that end in \\boxed{} as asked and of code solutions that name the function f as asked. These
+    # leave the base model at partial accuracy with a habit that RL can visibly fix.
+    boxed_share: float = 0.4
+    asked_name_share: float = 0.4
     arith_levels: tuple[int, ...] = (1, 2, 3)
     codegen_levels: tuple[int, ...] = (1, 2, 3)
     # One thread: a model this small gains little from a second one, and when the other core is busy
@@ -57,8 +63,9 @@ class BuildSettings:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        if self.skip_warmup:  # warm-up settings do not change a skipped build
-            data.pop("warmup")
+        if self.skip_warmup:  # warm-up settings and the style mix do not change a skipped build
+            for name in ("warmup", "boxed_share", "asked_name_share"):
+                data.pop(name)
         return data  # threads stay in: float sums split over threads round differently
 
     def key(self) -> str:
@@ -78,11 +85,13 @@ def build_model(settings: BuildSettings, out_dir: str | Path, progress: bool = T
     started = time.perf_counter()
     torch.set_num_threads(settings.threads)
     problems = corpus(settings)
+    # The tokenizer learns from the reference solutions; the other styles only drop a line or rename.
     tokenizer = train_tokenizer((_render(p) for p in problems), settings.vocab_size)
     model = make_model(settings.size, tokenizer, settings.seed)
     losses: list[float] = []
     if not settings.skip_warmup:
-        losses = warm_up(model, tokenizer, problems, settings.warmup, settings.seed, progress=progress)
+        mixed = mix_styles(problems, settings.boxed_share, settings.asked_name_share, settings.seed)
+        losses = warm_up(model, tokenizer, mixed, settings.warmup, settings.seed, progress=progress)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
@@ -107,19 +116,32 @@ def _render(problem: Problem) -> str:
     )
 
 
+def shipped_dir() -> Path:
+    """Where the repository keeps prebuilt models (the default build is small enough to ship)."""
+    return Path(__file__).parent / "shipped"
+
+
 def cached_build(
     settings: BuildSettings, cache_dir: str | Path | None = None, force: bool = False, progress: bool = True
 ) -> Path:
-    """Return the cached model directory for ``settings``, building it first when missing."""
+    """Return the cached model directory for ``settings``, building it first when missing.
+
+    A model shipped with the package under the same key is copied instead of rebuilt (the default
+    build takes about 10 CPU-minutes; ``force`` rebuilds regardless).
+    """
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     target = root / f"tiny-qwen2-{settings.key()}"
     if (target / MANIFEST).is_file() and not force:
         return target
     root.mkdir(parents=True, exist_ok=True)
-    # Build beside the target and rename, so an interrupted build never leaves a half model cached.
+    shipped = shipped_dir() / target.name
+    # Build (or copy) beside the target and rename, so an interruption never leaves a half model cached.
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=root))
     try:
-        build_model(settings, staging, progress=progress)
+        if (shipped / MANIFEST).is_file() and not force:
+            shutil.copytree(shipped, staging, dirs_exist_ok=True)
+        else:
+            build_model(settings, staging, progress=progress)
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)

@@ -24,7 +24,7 @@ IGNORE = -100
 
 @dataclass(frozen=True)
 class WarmupSettings:
-    steps: int = 600
+    steps: int = 2000
     batch_size: int = 32
     lr: float = 3e-3
     weight_decay: float = 0.01

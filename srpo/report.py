@@ -4,7 +4,8 @@ verl's ``file`` logger writes one JSON line per step (``{"step": n, "data": {...
 run appends a new file, so this module reads every ``metrics*.jsonl`` in the run folder, keeps the
 last record of each step, and draws:
 
-* ``reward.png``: mean reward and per-domain accuracy vs step, with the stage switch marked;
+* ``reward.png``: mean reward and per-domain training accuracy vs step, with the stage switch
+  marked, beside held-out accuracy per data source at each validation;
 * ``pool.png``: History Resampling's pool and the composition of each epoch (too easy / all wrong /
   mixed);
 * ``signal.png``: the share of zero-advantage groups and the mean response length vs step.
@@ -85,7 +86,7 @@ def plot_run(metrics: dict[int, dict[str, float]], out_dir: Path) -> list[Path]:
     switch = stage_switch_step(metrics)
     written = []
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, (ax, ax_val) = plt.subplots(1, 2, figsize=(12, 4))
     ax.plot(*series(metrics, REWARD_KEY), label="mean reward", color="black")
     domain_keys = sorted({k for d in metrics.values() for k in d if k.startswith("srpo/acc/")})
     for key in domain_keys:
@@ -95,6 +96,16 @@ def plot_run(metrics: dict[int, dict[str, float]], out_dir: Path) -> list[Path]:
     ax.set_title("Training reward and per-domain accuracy")
     ax.legend(loc="best", fontsize=8)
     _mark_switch(ax, switch)
+    val_keys = sorted({k for d in metrics.values() for k in d if k.startswith("val-core/") and "/acc/" in k})
+    for key in val_keys:
+        ax_val.plot(*series(metrics, key), label=key[len("val-core/") : key.index("/acc/")], marker="o")
+    ax_val.set_ylim(-0.02, 1.02)
+    ax_val.set_xlabel("step")
+    ax_val.set_ylabel("accuracy")
+    ax_val.set_title("Held-out accuracy")
+    if val_keys:
+        ax_val.legend(loc="best", fontsize=8)
+    _mark_switch(ax_val, switch)
     written.append(save_figure(fig, out_dir / "reward.png"))
 
     fig, (ax_pool, ax_mix) = plt.subplots(1, 2, figsize=(10, 4))
@@ -142,7 +153,8 @@ def save_figure(fig: Any, path: Path) -> Path:
 def run_summary(metrics: dict[int, dict[str, float]]) -> dict[str, Any]:
     """The numbers a reader wants first: steps, last reward and accuracies, pool, stage switch."""
     last = metrics[max(metrics)] if metrics else {}
-    first = metrics[min(metrics)] if metrics else {}
+    trained = [step for step, data in metrics.items() if REWARD_KEY in data]  # step 0 holds only validation
+    first = metrics[min(trained)] if trained else {}
     pick = (REWARD_KEY, "srpo/pool_size", "srpo/zero_adv_group_frac", LENGTH_KEY)
     return {
         "steps": len(metrics),

@@ -21,6 +21,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from srpo.embedded.dataset import generate
 from srpo.embedded.problem import Problem
+from srpo.embedded.styles import in_asked_style
 
 _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
 _FENCE = re.compile(r"```(?:python)?\n(.*?)```", re.DOTALL)
@@ -96,6 +97,8 @@ class ProbeResult:
     accuracy: float  # mean over all samples
     mixed_groups: float  # share of prompts whose samples were neither all right nor all wrong
     by_level: dict[int, float]  # accuracy per difficulty level
+    asked_style: float  # share of samples in the style the question asks for (srpo.embedded.styles)
+    asked_style_accuracy: float  # accuracy of those samples
 
 
 @torch.no_grad()
@@ -153,6 +156,12 @@ def probe(
     by_level: dict[int, list[bool]] = {}
     for problem, group in zip(problems, outcomes, strict=True):
         by_level.setdefault(problem.level, []).extend(group)
+    asked = [
+        ok
+        for problem, group, texts in zip(problems, outcomes, responses, strict=True)
+        for ok, text in zip(group, texts, strict=True)
+        if in_asked_style(problem, text)
+    ]
     return ProbeResult(
         domain=problems[0].domain,
         prompts=len(problems),
@@ -160,6 +169,8 @@ def probe(
         accuracy=sum(flat) / len(flat),
         mixed_groups=mixed / len(problems),
         by_level={level: sum(v) / len(v) for level, v in sorted(by_level.items())},
+        asked_style=len(asked) / len(flat),
+        asked_style_accuracy=sum(asked) / len(asked) if asked else 0.0,
     )
 
 
@@ -180,16 +191,18 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     k = args.k if args.temperature > 0 else 1
     print(
-        "| domain | prompts | samples/prompt | temperature | accuracy | by level 1/2/3 | mixed groups | seconds |"
+        "| domain | prompts | samples/prompt | temperature | accuracy | by level 1/2/3 | mixed groups "
+        "| asked style | its accuracy | seconds |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for family in ("arith", "codegen"):
         started = time.perf_counter()
         r = probe(args.model, family, args.n, k, args.temperature, args.max_new_tokens, args.seed)
         print(
             f"| {r.domain} | {r.prompts} | {r.samples_per_prompt} | {args.temperature:g} | {r.accuracy:.3f} "
             f"| {' / '.join(f'{a:.2f}' for a in r.by_level.values())} "
-            f"| {r.mixed_groups:.2f} | {time.perf_counter() - started:.0f} |",
+            f"| {r.mixed_groups:.2f} | {r.asked_style:.2f} | {r.asked_style_accuracy:.2f} "
+            f"| {time.perf_counter() - started:.0f} |",
             flush=True,
         )
     return 0

@@ -42,6 +42,11 @@ def renamed_function(problem: Problem) -> Problem:
     )
 
 
+def in_asked_style(problem: Problem, response: str) -> bool:
+    """Whether a response follows the question's instruction (boxed answer / a function named ``f``)."""
+    return "\\boxed{" in response if problem.family == "arith" else "def f(" in response
+
+
 def mix_styles(
     problems: Sequence[Problem], boxed_share: float, asked_name_share: float, seed: int
 ) -> list[Problem]:

@@ -9,7 +9,7 @@ import pytest
 from srpo.embedded.build import MANIFEST, BuildSettings, shipped_dir
 from srpo.embedded.dataset import generate
 from srpo.embedded.probe import grade
-from srpo.embedded.styles import mix_styles, renamed_function, unboxed
+from srpo.embedded.styles import in_asked_style, mix_styles, renamed_function, unboxed
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +22,7 @@ def test_other_styles_keep_the_work_but_fail_the_graders(problems):
         assert grade(problem, problem.solution)
         other = unboxed(problem) if problem.family == "arith" else renamed_function(problem)
         assert not grade(problem, other.solution)
+        assert in_asked_style(problem, problem.solution) and not in_asked_style(problem, other.solution)
         if problem.family == "arith":  # every computed line stays, only the boxed line goes
             assert problem.solution.startswith(other.solution + "\n\\boxed{")
         else:

@@ -127,7 +127,7 @@ def cached_build(
     """Return the cached model directory for ``settings``, building it first when missing.
 
     A model shipped with the package under the same key is copied instead of rebuilt (the default
-    build takes about 10 CPU-minutes; ``force`` rebuilds regardless).
+    build takes about 13 minutes on one core; ``force`` rebuilds regardless).
     """
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     target = root / f"tiny-qwen2-{settings.key()}"

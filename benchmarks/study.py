@@ -1,4 +1,4 @@
-"""The comparison study: SRPO vs GRPO vs DAPO dynamic sampling (and SRPO variants) on the embedded tasks.
+"""The comparison study: SRPO vs GRPO vs DAPO dynamic sampling (and variants) on the embedded tasks.
 
 Every method is an overlay in configs/baselines/ over configs/embedded.yaml, so all runs share the
 model, data, rollout engine, reward, step budget and seeds; only the way prompts are chosen differs.
@@ -12,6 +12,7 @@ What is read back from each run folder:
 
 * ``draws.jsonl`` (the SRPO prompt loader: every batch of prompts drawn, with its step). Rollouts per
   step = prompts drawn x ``rollout.n``; DAPO's refills are draws too, so its over-sampling counts.
+  Prompts that ``grpo_skip`` skips before rollout are never drawn, so they (rightly) count nothing.
 * ``metrics-*.jsonl`` (verl's file logger): held-out accuracy per data source
   (``val-core/<source>/acc/mean@N``), ``response_length/mean``, ``srpo/zero_adv_group_frac`` and
   DAPO's ``training/filter_groups/evicted_samples``.
@@ -40,7 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from srpo.report import load_metrics, save_figure  # noqa: E402
 
-METHODS = ("srpo", "grpo", "dapo", "srpo_drop_all_wrong", "srpo_one_stage")
+METHODS = ("srpo", "grpo", "dapo", "srpo_drop_all_wrong", "srpo_one_stage", "grpo_skip")
 ZERO_ADV_KEY = "srpo/zero_adv_group_frac"
 EVICTED_KEY = "training/filter_groups/evicted_samples"
 LENGTH_KEY = "response_length/mean"

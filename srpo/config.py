@@ -68,12 +68,36 @@ class CurriculumConfig:
 
 
 @dataclass
+class SkippingConfig:
+    """Pre-rollout skipping (GRESO-style; an option beyond the SRPO paper, off by default).
+
+    A prompt whose last ``k`` rollout groups all had zero reward variance (all correct or all wrong,
+    judged with ``history.reward_key`` >= ``history.success_threshold``) is skipped before rollout
+    with probability ``1 - p**k``. ``p`` (one for all-correct "easy" prompts, one for all-wrong "hard"
+    ones) adapts after every batch so the batch's share of such groups stays near its target. The
+    default values are ours, not figures from the GRESO paper.
+    """
+
+    enable: bool = False
+    # Starting exploration probability p, for easy and hard prompts alike.
+    explore_prob: float = 0.5
+    # p never adapts below this (a skipped prompt keeps a chance to be tried again).
+    min_explore_prob: float = 0.05
+    # Wanted share of all-correct (easy) and all-wrong (hard) groups in a batch.
+    target_easy_frac: float = 0.1
+    target_hard_frac: float = 0.2
+    # How far p moves after each batch (0 = p stays at explore_prob).
+    adapt_step: float = 0.01
+
+
+@dataclass
 class SRPOConfig:
     """Everything under the ``srpo`` config key."""
 
     seed: int = 0
     history: HistoryResamplingConfig = field(default_factory=HistoryResamplingConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    skipping: SkippingConfig = field(default_factory=SkippingConfig)
 
     def validate(self) -> SRPOConfig:
         """Check values that types alone cannot; raise ``SRPOConfigError`` naming the key."""
@@ -122,7 +146,18 @@ class SRPOConfig:
             )
         if not 0.0 <= c.adaptive_floor <= 1.0:
             _bad("curriculum.adaptive_floor", c.adaptive_floor, "must be in [0, 1]")
+        self._validate_skipping()
         return self
+
+    def _validate_skipping(self) -> None:
+        s = self.skipping
+        if not 0.0 <= s.min_explore_prob <= 1.0:
+            _bad("skipping.min_explore_prob", s.min_explore_prob, "must be in [0, 1]")
+        if not s.min_explore_prob <= s.explore_prob <= 1.0:
+            _bad("skipping.explore_prob", s.explore_prob, "must be in [skipping.min_explore_prob, 1]")
+        for key in ("target_easy_frac", "target_hard_frac", "adapt_step"):
+            if not 0.0 <= getattr(s, key) <= 1.0:
+                _bad(f"skipping.{key}", getattr(s, key), "must be in [0, 1]")
 
 
 def _bad(key: str, value: Any, why: str) -> None:

@@ -6,6 +6,10 @@ from per-domain permutations and shuffled together. The epoch ends lazily, when 
 few rows left for a whole batch: by then (in verl's synchronous schedule) the rewards of the epoch's
 last batch have been recorded, so History Resampling filters on complete information.
 
+With ``srpo.skipping.enable`` (GRESO-style pre-rollout skipping, ``srpo.skipping``), a draw walks
+the epoch order and passes over rows the skipper predicts to have zero reward variance; those rows
+are consumed for this epoch without being rolled out.
+
 Everything is driven by one ``numpy.random.Generator`` whose state is part of ``state_dict()``, so a
 run resumed from a checkpoint draws exactly what the uninterrupted run would have drawn.
 """
@@ -21,6 +25,7 @@ import numpy as np
 from srpo.config import KNOWN_DOMAINS, SRPOConfig
 from srpo.curriculum import Curriculum, split_quota
 from srpo.history import EpochReport, HistoryResampling
+from srpo.skipping import PreRolloutSkipper
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +55,9 @@ class SRPOSampler:
                 )
         self.history = HistoryResampling(prompt_ids, config.history, self.domains)
         self.curriculum = Curriculum(config.curriculum)
+        self.skipper = (
+            PreRolloutSkipper(len(self.domains), config.skipping) if config.skipping.enable else None
+        )
         self._rng = np.random.default_rng(config.seed)
         self._order = np.empty(0, dtype=np.int64)
         self._pos = 0
@@ -63,6 +71,8 @@ class SRPOSampler:
     # ------------------------------------------------------------------ drawing
     def set_step(self, step: int) -> None:
         """Tell the sampler which global step the next draws are for (stage switches use it)."""
+        if self.skipper is not None and int(step) != self.step:
+            self.skipper.begin_step()
         self.step = int(step)
 
     def draw(self, count: int) -> list[int]:
@@ -74,21 +84,61 @@ class SRPOSampler:
         """
         if self._pos + count > len(self._order):
             self._close_epoch()
+        self._maybe_switch()
+        if not self._epoch_open:
+            self._open_epoch(min_len=count)
+        if self.skipper is not None:
+            return self._draw_skipping(count)
+        rows = [int(r) for r in self._order[self._pos : self._pos + count]]
+        self._pos += count
+        return rows
+
+    def _maybe_switch(self) -> None:
         if self.curriculum.should_switch(self.step, self.history.epoch):
             self._close_epoch()
             self.curriculum.switch(self.step)
             logger.info(
                 "SRPO curriculum: stage 2 (%s) starts at step %d", self.curriculum.active_domains, self.step
             )
-        if not self._epoch_open:
+
+    def _draw_skipping(self, count: int) -> list[int]:
+        """Walk the epoch order, keeping the rows the skipper keeps, until ``count`` are kept.
+
+        Skipped rows are consumed (not rolled out this epoch). If the epoch runs out first, the rows
+        kept so far wait like a ``drop_last`` remainder and the batch starts again in a new epoch, so a
+        batch still never straddles two epochs. If a whole fresh epoch cannot supply ``count`` kept
+        rows, the batch is filled with its first skipped rows: training always makes progress.
+        """
+        assert self.skipper is not None
+        while True:
+            fresh = self._pos == 0
+            kept: list[int] = []  # positions in self._order
+            skipped: list[int] = []
+            while len(kept) < count and self._pos < len(self._order):
+                row = int(self._order[self._pos])
+                (kept if self.skipper.keeps(row, self._rng) else skipped).append(self._pos)
+                self._pos += 1
+            if len(kept) < count and fresh:  # the whole epoch was walked: _open_epoch made it >= count
+                fill = count - len(kept)
+                kept, skipped = sorted(kept + skipped[:fill]), skipped[fill:]
+            self.skipper.count_skipped(len(skipped))
+            if len(kept) == count:
+                return [int(self._order[i]) for i in kept]
+            self._close_epoch()
+            self._maybe_switch()
             self._open_epoch(min_len=count)
-        rows = [int(r) for r in self._order[self._pos : self._pos + count]]
-        self._pos += count
-        return rows
 
     def record(self, prompt_ids: Sequence[str], rewards: Sequence[float] | np.ndarray) -> None:
-        """Record rollout outcomes (see ``HistoryResampling.record``)."""
+        """Record rollout outcomes (see ``HistoryResampling.record``) and feed the skipper.
+
+        The skipper is fed even when History Resampling is disabled (``history.record`` then returns
+        early); both judge a rollout correct when its signal is >= ``history.success_threshold``.
+        """
         self.history.record(prompt_ids, rewards)
+        if self.skipper is not None and len(prompt_ids) > 0:
+            rewards = np.asarray(rewards, dtype=np.float64).reshape(-1)
+            correct = rewards >= self.config.history.success_threshold
+            self.skipper.record(self.history.rows_of(prompt_ids), correct)
 
     def _close_epoch(self) -> None:
         if not self._epoch_open:
@@ -145,11 +195,13 @@ class SRPOSampler:
         out = self.history.metrics()
         out["srpo/stage"] = float(self.curriculum.stage)
         out["srpo/epoch_progress"] = self._pos / max(len(self._order), 1)
+        if self.skipper is not None:
+            out.update(self.skipper.metrics())
         return out
 
     # ------------------------------------------------------------------ checkpointing
     def state_dict(self) -> dict[str, Any]:
-        return {
+        state = {
             "history": self.history.state_dict(),
             "curriculum": self.curriculum.state_dict(),
             "rng": self._rng.bit_generator.state,
@@ -159,6 +211,9 @@ class SRPOSampler:
             "step": self.step,
             "reports": [r.__dict__.copy() for r in self.reports],
         }
+        if self.skipper is not None:  # absent when disabled: the state stays what it was before skipping
+            state["skipper"] = self.skipper.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.history.load_state_dict(state["history"])
@@ -169,3 +224,8 @@ class SRPOSampler:
         self._epoch_open = bool(state["epoch_open"])
         self.step = int(state["step"])
         self.reports = [EpochReport(**r) for r in state["reports"]]
+        if self.skipper is not None:
+            if "skipper" in state:
+                self.skipper.load_state_dict(state["skipper"])
+            else:
+                logger.warning("SRPO: the checkpoint has no skipping state; skipping starts from scratch")

@@ -20,7 +20,7 @@ def _compose(name: str, *overrides: str) -> DictConfig:
 
 
 def test_the_study_methods_exist() -> None:
-    assert {"grpo", "dapo", "srpo", "srpo_drop_all_wrong", "srpo_one_stage"} <= set(BASELINES)
+    assert {"grpo", "dapo", "srpo", "srpo_drop_all_wrong", "srpo_one_stage", "grpo_skip"} <= set(BASELINES)
 
 
 @pytest.mark.parametrize("name", BASELINES)
@@ -41,7 +41,7 @@ def test_composes_with_valid_srpo_section(name: str) -> None:
 def test_methods_differ_where_they_should() -> None:
     cfgs = {
         n: _compose("embedded", f"+baselines={n}")
-        for n in ("grpo", "dapo", "srpo", "srpo_drop_all_wrong", "srpo_one_stage")
+        for n in ("grpo", "dapo", "srpo", "srpo_drop_all_wrong", "srpo_one_stage", "grpo_skip")
     }
     srpo = {n: load_srpo_config(c.srpo) for n, c in cfgs.items()}
     assert cfgs["grpo"].algorithm.adv_estimator == "grpo" and not srpo["grpo"].history.enable
@@ -56,6 +56,11 @@ def test_methods_differ_where_they_should() -> None:
     one = srpo["srpo_one_stage"].curriculum
     assert one.switch_at == "never" and set(one.stage1_domains) == {"math", "code"}
     assert srpo["srpo"].curriculum.stage1_domains == ["math"]
+    # grpo_skip = grpo + pre-rollout skipping, which no other method turns on
+    assert [n for n, c in srpo.items() if c.skipping.enable] == ["grpo_skip"]
+    assert cfgs["grpo_skip"].algorithm.adv_estimator == "grpo" and not srpo["grpo_skip"].history.enable
+    assert not cfgs["grpo_skip"].algorithm.filter_groups.enable
+    assert srpo["grpo_skip"].curriculum == srpo["grpo"].curriculum
 
 
 def test_eval_config_overlay_and_override_order() -> None:

@@ -120,3 +120,9 @@ def test_dry_run_prints_same_budget_commands(tmp_path: Path, capsys: pytest.Capt
 def test_unknown_method_is_refused() -> None:
     with pytest.raises(SystemExit):
         study.parse_args(["--methods", "ppo"])
+
+
+def test_every_study_method_is_a_baseline_overlay() -> None:
+    overlays = {p.stem for p in (REPO / "configs" / "baselines").glob("*.yaml")}
+    assert set(study.METHODS) <= overlays
+    assert study.METHODS[-1] == "grpo_skip"

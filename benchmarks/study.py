@@ -126,10 +126,13 @@ class RunResult:
     def cumulative(self, per_step: dict[int, float], through: int) -> float:
         return float(sum(v for s, v in per_step.items() if s <= through))
 
-    def first_step_reaching(self, target: float) -> int | None:
-        """First validated step whose mean held-out accuracy over data sources is >= target."""
+    def first_step_reaching(self, target: float, source: str | None = None) -> int | None:
+        """First validated step whose held-out accuracy is >= target: the mean over data sources, or
+        that of ``source`` alone."""
         for step in sorted(self.held_out):
             accs = self.held_out[step]
+            if source is not None:
+                accs = {source: accs[source]} if source in accs else {}
             if accs and statistics.fmean(accs.values()) >= target:
                 return step
         return None
@@ -196,20 +199,20 @@ def _mean_sd(values: list[float]) -> str:
     return f"{statistics.fmean(values):.3g} ± {statistics.stdev(values):.2g}"
 
 
-def summarize(runs: list[RunResult], target: float) -> list[dict[str, Any]]:
+def summarize(runs: list[RunResult], target: float, source: str | None = None) -> list[dict[str, Any]]:
     """One row per method: means ± sample standard deviation over its seeds."""
     rows = []
     for method in sorted(
         {r.method for r in runs}, key=lambda m: (METHODS.index(m) if m in METHODS else 99, m)
     ):
         group = [r for r in runs if r.method == method]
-        reached = [(r, r.first_step_reaching(target)) for r in group]
+        reached = [(r, r.first_step_reaching(target, source)) for r in group]
         hit = [(r, s) for r, s in reached if s is not None]
         finals: dict[str, list[float]] = {}
         for r in group:
             if r.held_out:
-                for source, acc in r.held_out[max(r.held_out)].items():
-                    finals.setdefault(source, []).append(acc)
+                for name, acc in r.held_out[max(r.held_out)].items():
+                    finals.setdefault(name, []).append(acc)
         rows.append(
             {
                 "method": method,
@@ -294,7 +297,7 @@ def plot(runs: list[RunResult], out: Path) -> list[Path]:
     return paths
 
 
-def aggregate(runs_dir: Path, target: float) -> str:
+def aggregate(runs_dir: Path, target: float, source: str | None = None) -> str:
     """Read every study run under ``runs_dir``; write study.md, study.json and the PNGs there."""
     folders = sorted(p.parent for p in runs_dir.glob(f"*/{RUN_RECORD}"))
     if not folders:
@@ -307,11 +310,15 @@ def aggregate(runs_dir: Path, target: float) -> str:
             skipped.append(str(err))
     if not runs:
         raise SystemExit("study: no readable runs:\n  " + "\n  ".join(skipped))
-    rows = summarize(runs, target)
+    rows = summarize(runs, target, source)
     table = markdown_table(rows, target)
     notes = "".join(f"\nSkipped: {s}" for s in skipped)
-    (runs_dir / "study.md").write_text(f"Target held-out accuracy: {target:g}\n\n{table}{notes}\n")
-    (runs_dir / "study.json").write_text(json.dumps({"target": target, "methods": rows}, indent=2) + "\n")
+    what = f"{source} held-out accuracy" if source else "held-out accuracy (mean over data sources)"
+    suffix = f"-{source.replace('/', '_')}" if source else ""
+    (runs_dir / f"study{suffix}.md").write_text(f"Target {what}: {target:g}\n\n{table}{notes}\n")
+    (runs_dir / f"study{suffix}.json").write_text(
+        json.dumps({"target": target, "source": source, "methods": rows}, indent=2) + "\n"
+    )
     plot(runs, runs_dir)
     print(table + notes)
     return table
@@ -328,6 +335,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rollout-n", type=int, default=8, help="rollouts per prompt, the same for every method")
     p.add_argument("--batch", type=int, default=16, help="prompts per step, the same for every method")
     p.add_argument("--target", type=float, default=0.5, help="held-out accuracy to reach")
+    p.add_argument(
+        "--target-source",
+        default=None,
+        help="data source whose accuracy must reach the target (default: mean)",
+    )
     p.add_argument("--run-timeout", type=float, default=4 * 3600, help="seconds before a run is killed")
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     p.add_argument("--from-runs", type=Path, default=None, help="only aggregate the runs in this folder")
@@ -344,11 +356,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.from_runs is not None:
-        aggregate(args.from_runs, args.target)
+        aggregate(args.from_runs, args.target, args.target_source)
         return
     run_all(args)
     if not args.dry_run:
-        aggregate(args.out, args.target)
+        aggregate(args.out, args.target, args.target_source)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,112 @@
+"""Time the README's first command on a fresh clone, phase by phase, with the run's peak memory.
+
+    python benchmarks/first_run.py                 # clone HEAD into a temporary folder and time it
+    python benchmarks/first_run.py --keep DIR      # ... in DIR, kept afterwards
+
+The phases are those of ``scripts/quickstart.sh``, run one by one so each gets its own time:
+install into a new ``.venv`` (``scripts/install.sh --vllm``), the Docker daemon, the sandbox image
+(rebuilt under another tag, so an image already on the machine is not reused), then
+``python -m srpo.main`` with an empty model cache (``SRPO_CACHE_DIR``), so the base model is set up
+as on a fresh machine. The run's peak memory is the summed PSS of its process tree (Ray, FSDP and
+vLLM workers included), sampled every second. Package downloads use this machine's pip
+configuration (its local wheel mirrors), as a fresh machine of the same kind would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from srpo.cpu.memory import TreeMemorySampler  # noqa: E402
+from srpo.report import load_metrics  # noqa: E402
+
+IMAGE = "srpo-sandbox:firstrun"
+
+
+def timed(cmd: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Run ``cmd``, appending its output to ``log``; return (seconds, peak tree PSS in bytes)."""
+    print(f"first_run: {' '.join(cmd)}", flush=True)
+    start = time.monotonic()
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        sampler = TreeMemorySampler(proc.pid).start()
+        rc = proc.wait()
+        peak = sampler.stop()
+    seconds = time.monotonic() - start
+    if rc != 0:
+        raise SystemExit(f"first_run: {' '.join(cmd)} exited {rc}; see {log}")
+    print(f"first_run:   {seconds:.0f} s", flush=True)
+    return seconds, peak.pss_bytes
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--keep", type=Path, default=None, help="clone into this folder and keep it")
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "first_run.json")
+    args = p.parse_args(argv)
+
+    root = args.keep or Path(tempfile.mkdtemp(prefix="srpo-first-run-"))
+    clone = root / "srpo"
+    log = root / "first_run.log"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+    env = dict(os.environ, SRPO_CACHE_DIR=str(root / "cache"))
+    phases: dict[str, float] = {}
+    phases["install (scripts/install.sh --vllm)"], _ = timed(
+        ["bash", "scripts/install.sh", "--vllm"], clone, log
+    )
+    phases["Docker daemon (scripts/start_dockerd.sh)"], _ = timed(
+        ["bash", "scripts/start_dockerd.sh"], clone, log
+    )
+    phases["sandbox image (scripts/build_sandbox_image.sh)"], _ = timed(
+        ["bash", "scripts/build_sandbox_image.sh", "--force", "--image", IMAGE], clone, log
+    )
+    run_dir = root / "run"
+    run_s, peak_pss = timed(
+        [str(clone / ".venv" / "bin" / "python"), "-m", "srpo.main", f"output_dir={run_dir}"], clone, log, env
+    )
+    phases["python -m srpo.main (model set-up, start-up, 40 steps, validations, report)"] = run_s
+
+    metrics = load_metrics(sorted(run_dir.glob("metrics-*.jsonl")))
+    step_times = [d["timing_s/step"] for d in metrics.values() if "timing_s/step" in d]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    result = {
+        "commit": commit,
+        "phases_s": phases,
+        "total_s": sum(phases.values()),
+        "run_peak_pss_gb": peak_pss / 1e9,
+        "training_steps": len(step_times),
+        "steps_s_sum": sum(step_times),
+        "step_s_median": statistics.median(step_times) if step_times else None,
+        "held_out": summary.get("held_out"),
+    }
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print("| phase | seconds |\n| --- | ---: |")
+    for name, seconds in phases.items():
+        print(f"| {name} | {seconds:.0f} |")
+    print(f"| **total** | **{result['total_s']:.0f}** ({result['total_s'] / 60:.1f} min) |")
+    print(
+        f"\nrun: {len(step_times)} steps took {result['steps_s_sum']:.0f} s in all (median "
+        f"{result['step_s_median']:.1f} s); peak PSS of the run's process tree {result['run_peak_pss_gb']:.2f} GB"
+    )
+    for row in result["held_out"] or []:
+        print(f"held-out {row['data_source']}: {row['before']:.3f} -> {row['after']:.3f}")
+    subprocess.run(["docker", "rmi", "-f", IMAGE], capture_output=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -32,6 +32,14 @@ def _factor(rng: random.Random) -> int:
     return rng.randint(2, 5)
 
 
+def _sum_then_inverse(rng: random.Random) -> tuple[int, int, int, int, int]:
+    """``a + b = s`` then ``s - c = t`` with ``t`` a digit: two table facts in a row."""
+    a, b = _digit(rng), _digit(rng)
+    s = a + b
+    c = rng.randint(max(0, s - 9), min(9, s))
+    return a, b, s, c, s - c
+
+
 def _level1(rng: random.Random) -> Drawn:
     kind = rng.choice(["add", "sub", "mul"])
     if kind == "add":
@@ -50,11 +58,9 @@ def _level1(rng: random.Random) -> Drawn:
 def _level2(rng: random.Random) -> Drawn:
     kind = rng.choice(["add_sub", "paren_mul", "solve_add"])
     if kind == "add_sub":  # a + b - c, where (a + b) - c is again an inverse addition fact
-        a, b = _digit(rng), _digit(rng)
-        s = a + b
-        c = rng.randint(max(0, s - 9), min(9, s))
-        steps = [f"{a} + {b} = {s}", f"{s} - {c} = {s - c}"]
-        return kind, f"Compute {a} + {b} - {c}.", steps, s - c
+        a, b, s, c, t = _sum_then_inverse(rng)
+        steps = [f"{a} + {b} = {s}", f"{s} - {c} = {t}"]
+        return kind, f"Compute {a} + {b} - {c}.", steps, t
     if kind == "paren_mul":  # (a + b) * c with a digit sum
         a = _digit(rng)
         b = rng.randint(0, 9 - a)
@@ -71,19 +77,13 @@ def _level2(rng: random.Random) -> Drawn:
 def _level3(rng: random.Random) -> Drawn:
     kind = rng.choice(["add_sub_add", "paren_sub_mul", "solve_linear"])
     if kind == "add_sub_add":  # a + b - c + d
-        a, b = _digit(rng), _digit(rng)
-        s = a + b
-        c = rng.randint(max(0, s - 9), min(9, s))
+        a, b, s, c, t = _sum_then_inverse(rng)
         d = _digit(rng)
-        t = s - c
         steps = [f"{a} + {b} = {s}", f"{s} - {c} = {t}", f"{t} + {d} = {t + d}"]
         return kind, f"Compute {a} + {b} - {c} + {d}.", steps, t + d
     if kind == "paren_sub_mul":  # (a + b - c) * d
-        a, b = _digit(rng), _digit(rng)
-        s = a + b
-        c = rng.randint(max(0, s - 9), min(9, s))
+        a, b, s, c, t = _sum_then_inverse(rng)
         d = _factor(rng)
-        t = s - c
         steps = [f"{a} + {b} = {s}", f"{s} - {c} = {t}", f"{t} * {d} = {t * d}"]
         return kind, f"Compute ({a} + {b} - {c}) * {d}.", steps, t * d
     a = _factor(rng)  # solve_linear: a x + b = n with a x a digit, so n - b is an inverse addition fact

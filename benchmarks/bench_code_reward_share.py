@@ -1,0 +1,353 @@
+"""Code-reward waiting as a share of a stage-2 step of the embedded default run (an upper bound).
+
+    python benchmarks/bench_code_reward_share.py [--prompts 8] [--k 8] [--repeats 3] [--run runs/study/srpo-s0]
+
+What it measures. The embedded default (``python -m srpo.main``, configs/embedded.yaml) draws 16
+prompts x 8 rollouts per step; in stage 2 some of them are code, and each code rollout's reward runs
+the program against the row's hidden tests in the Docker sandbox through ``reward_fns.dispatch``.
+verl 0.9.1 computes each rollout's reward right after its generation inside the agent loop (so it
+overlaps with the generation of other rollouts) and its v1 trainer does not log reward timing. This
+script therefore measures the reward work of one step directly, in this process:
+
+1. the embedded base model (``cached_build(BuildSettings())``) samples real responses (temperature
+   1.0, 64 new tokens, as the run does) for ``--prompts`` code prompts of the embedded training split
+   and as many arithmetic prompts, ``--k`` rollouts each (default 8 x 8 = 64 of each: the code half
+   of a stage-2 batch, and the math half);
+2. the responses are graded with verl-format calls of ``reward_fns.dispatch`` (data_source,
+   ground_truth, extra_info with prompt_id/domain, and the run's ``reward_kwargs`` read from
+   configs/embedded.yaml), timed over ``--repeats`` rounds (medians): every code reward one after
+   another through ``compute_score``; the same from verl's executor threads at once (the coalescing
+   path); the whole code half through ``compute_score_batch`` (the bounded sandbox pool); the math
+   half both ways; and the sandbox start (first call of a fresh grader), which happens once per run;
+3. with ``--run DIR``, the median ``timing_s/step`` of the run's stage-2 steps (verl's file logger,
+   ``DIR/metrics-*.jsonl``) and the ratio reward time / step time.
+
+Why an upper bound. The serial figure is the time the code rewards of one step would take if none of
+them overlapped with generation or with each other, and if every reward waited for the previous one.
+In the run they are computed in the agent loop as rollouts finish, from several executor threads,
+and coalesced into sandbox batches, so the step waits for at most the rewards that finish after the
+last generation. The responses come from the base model, not the policy at that step (program run
+times depend on the programs; the reasons table shows what they did).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def run_reward_kwargs(config: Path) -> dict[str, Any]:
+    """``reward.custom_reward_function.reward_kwargs`` of a run config (srpo_base.yaml sets none)."""
+    import yaml
+
+    node: Any = yaml.safe_load(config.read_text())
+    for key in ("reward", "custom_reward_function", "reward_kwargs"):
+        node = (node or {}).get(key)
+    return dict(node or {})
+
+
+def verl_calls(family: str, problems, responses) -> list[dict[str, Any]]:
+    """Keyword arguments of ``compute_score`` as verl's reward loop builds them, one per response."""
+    from srpo.embedded.dataset import DATA_SOURCES
+
+    calls = []
+    for index, (problem, group) in enumerate(zip(problems, responses, strict=True)):
+        for response in group:
+            extra_info = {
+                "prompt_id": problem.prompt_id,
+                "domain": problem.domain,
+                "split": "train",
+                "index": index,
+                "difficulty": str(problem.level),
+                # verl's reward loop adds these two before calling the function
+                "num_turns": 2,
+                "rollout_reward_scores": {},
+            }
+            calls.append(
+                {
+                    "data_source": DATA_SOURCES[family],
+                    "solution_str": response,
+                    "ground_truth": problem.ground_truth,
+                    "extra_info": extra_info,
+                }
+            )
+    return calls
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def stage2_step_times(run_dir: Path) -> tuple[list[float], list[float]]:
+    """``(timing_s/step, timing_s/gen)`` of every stage-2 step in the run's metrics (last record wins)."""
+    by_step: dict[int, dict[str, Any]] = {}
+    for path in sorted(glob.glob(str(run_dir / "metrics-*.jsonl"))):
+        with open(path) as fh:
+            for line in fh:
+                line = line.strip()
+                if not line:
+                    continue
+                record = json.loads(line)
+                by_step.setdefault(int(record["step"]), {}).update(record.get("data", {}))
+    steps = [d for _, d in sorted(by_step.items()) if d.get("srpo/stage") == 2 and "timing_s/step" in d]
+    return [float(d["timing_s/step"]) for d in steps], [float(d.get("timing_s/gen", 0.0)) for d in steps]
+
+
+def code_rollouts_per_step(run_dir: Path, n: int) -> list[int]:
+    """Code rollouts of each stage-2 step, from the sampler's ``draws.jsonl`` (code prompts x n)."""
+    path = run_dir / "draws.jsonl"
+    if not path.is_file():
+        return []
+    counts = []
+    with open(path) as fh:
+        for line in fh:
+            if line.strip():
+                d = json.loads(line)
+                if d.get("stage") == 2:
+                    counts.append(n * sum(str(p).startswith("codegen-") for p in d.get("prompt_ids", [])))
+    return counts
+
+
+def wait_for(path: Path, wait_s: float) -> bool:
+    deadline = time.monotonic() + wait_s
+    while not path.exists():
+        if time.monotonic() >= deadline:
+            return False
+        log(f"waiting for {path} ...")
+        time.sleep(min(30.0, max(1.0, deadline - time.monotonic())))
+    return True
+
+
+def med(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def span(xs: list[float]) -> str:
+    return f"{min(xs):.2f} - {max(xs):.2f}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--prompts", type=int, default=8, help="code prompts (and as many math prompts)")
+    ap.add_argument("--k", type=int, default=8, help="rollouts per prompt (configs/embedded.yaml: 8)")
+    ap.add_argument("--max-new-tokens", type=int, default=64)
+    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeats", type=int, default=3, help="timed rounds; figures are medians")
+    ap.add_argument("--startup-repeats", type=int, default=3, help="sandbox restarts timed")
+    ap.add_argument(
+        "--executor-threads",
+        type=int,
+        default=min(32, (os.cpu_count() or 1) + 4),
+        help="threads for the concurrent compute_score path (asyncio's default executor size)",
+    )
+    ap.add_argument("--mixed", action="store_true", help="also time code + math as one batch")
+    ap.add_argument("--config", type=Path, default=ROOT / "configs" / "embedded.yaml")
+    ap.add_argument("--torch-threads", type=int, default=1)
+    ap.add_argument("--run", type=Path, action="append", default=[], help="run dir with metrics-*.jsonl")
+    ap.add_argument(
+        "--wait-s", type=float, default=0.0, help="wait up to this long for each run's summary.json"
+    )
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.torch_threads)
+
+    from reward_fns import dispatch
+    from reward_fns.code_reward import close_shared_graders
+    from srpo.embedded.build import BuildSettings, cached_build
+    from srpo.embedded.dataset import generate
+    from srpo.embedded.probe import sample
+    from srpo.embedded.problem import LEVELS
+
+    kwargs = run_reward_kwargs(args.config)
+    log(f"reward_kwargs from {args.config.relative_to(ROOT)}: {kwargs}")
+    model_dir = cached_build(BuildSettings())
+    log(f"model: {model_dir}")
+
+    calls: dict[str, list[dict[str, Any]]] = {}
+    gen_s: dict[str, float] = {}
+    for family in ("codegen", "arith"):
+        problems = generate(family, "train", args.prompts, LEVELS, args.seed)
+        secs, responses = timed(
+            lambda problems=problems: sample(
+                model_dir, problems, args.k, args.temperature, args.max_new_tokens, args.seed
+            )
+        )
+        gen_s[family] = secs
+        calls[family] = verl_calls(family, problems, responses)
+        log(f"{family}: {len(calls[family])} responses sampled in {secs:.1f} s")
+    code, math = calls["codegen"], calls["arith"]
+
+    def serial(rows):
+        return [dispatch.compute_score(**c, **kwargs) for c in rows]
+
+    def threaded(rows):
+        with ThreadPoolExecutor(args.executor_threads) as ex:
+            return list(ex.map(lambda c: dispatch.compute_score(**c, **kwargs), rows))
+
+    def batch(rows):
+        return dispatch.compute_score_batch(
+            [c["data_source"] for c in rows],
+            [c["solution_str"] for c in rows],
+            [c["ground_truth"] for c in rows],
+            [c["extra_info"] for c in rows],
+            **kwargs,
+        )
+
+    # (d) start-up: the first call of the process starts the verifier pool and the sandbox pool; a
+    # closed grader's next call starts only the sandbox pool (what a run pays once per reward process).
+    first_s, _ = timed(lambda: serial(code[:1]))
+    log(f"first code reward of the process: {first_s:.2f} s")
+    restart: list[float] = []
+    for _ in range(args.startup_repeats):
+        close_shared_graders()
+        secs, _ = timed(lambda: serial(code[:1]))
+        restart.append(secs)
+    warm_one = [timed(lambda: serial(code[:1]))[0] for _ in range(5)]
+    log(f"sandbox start (first call of a new grader): {[round(s, 2) for s in restart]} s")
+
+    variants: dict[str, tuple[Callable, list]] = {
+        "code_serial": (serial, code),
+        "code_threads": (threaded, code),
+        "code_batch": (batch, code),
+        "math_serial": (serial, math),
+        "math_batch": (batch, math),
+        "mixed_batch": (batch, code + math),
+    }
+    if not args.mixed:
+        del variants["mixed_batch"]
+    # The pools are warm after (d); round 1 is timed too and its results are the reference.
+    results: dict[str, list[dict]] = {}
+    flips: dict[str, int] = {}
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for r in range(args.repeats):
+        for name, (fn, rows) in variants.items():
+            secs, out = timed(lambda fn=fn, rows=rows: fn(rows))
+            times[name].append(secs)
+            log(f"round {r + 1}: {name} {secs:.2f} s")
+            ref = results.setdefault(name, out)
+            # under heavy load a program near its time limit can flip verdict: count, do not fail
+            moved = sum(a["acc"] != b["acc"] for a, b in zip(out, ref, strict=True))
+            flips[name] = flips.get(name, 0) + moved
+        log(f"round {r + 1}/{args.repeats}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()))
+
+    n_code, n_math = len(code), len(math)
+    load = os.getloadavg()
+    print(
+        f"Load average (1/5/15 min) at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}; cpus {os.cpu_count()}"
+    )
+    print()
+    print(
+        f"Responses: base model, temperature {args.temperature:g}, {args.max_new_tokens} new tokens; ", end=""
+    )
+    print(
+        f"sampling took {gen_s['codegen']:.1f} s (code) and {gen_s['arith']:.1f} s (math) on {args.torch_threads} thread(s)."
+    )
+    print()
+    for name, rows in (("code", results["code_serial"]), ("math", results["math_serial"])):
+        acc = sum(o["acc"] for o in rows) / len(rows)
+        reasons = Counter(str(o["reason"]).split(":")[-1].strip() for o in rows)
+        print(f"- {name}: acc {acc:.3f}; reasons {dict(reasons.most_common(6))}")
+    print()
+    print(f"| what ({args.repeats} rounds) | rewards | median s | min - max s | per reward ms |")
+    print("| --- | --- | --- | --- | --- |")
+    labels = {
+        "code_serial": "(a) code, `compute_score` one after another",
+        "code_threads": f"(b1) code, `compute_score` from {args.executor_threads} threads (coalesced)",
+        "code_batch": "(b2) code, `compute_score_batch` (one sandbox batch)",
+        "math_serial": "(c1) math, `compute_score` one after another",
+        "math_batch": "(c2) math, `compute_score_batch` (bounded pool)",
+        "mixed_batch": "code + math, one `compute_score_batch`",
+    }
+    counts = {"code_serial": n_code, "code_threads": n_code, "code_batch": n_code}
+    counts |= {"math_serial": n_math, "math_batch": n_math, "mixed_batch": n_code + n_math}
+    for name, label in labels.items():
+        if name not in times:
+            continue
+        m = med(times[name])
+        print(f"| {label} | {counts[name]} | {m:.2f} | {span(times[name])} | {1000 * m / counts[name]:.1f} |")
+    print(
+        f"| (d) first code reward of the process (verifier + sandbox pools start) | 1 | {first_s:.2f} | | |"
+    )
+    print(
+        f"| (d) sandbox start: first call of a new grader ({len(restart)}x) | 1 | {med(restart):.2f} "
+        f"| {span(restart)} | |"
+    )
+    print(f"| (d) warm single code reward (5x) | 1 | {med(warm_one):.3f} | {span(warm_one)} | |")
+    changed = {k: v for k, v in flips.items() if v}
+    if changed:
+        print()
+        print(f"Verdicts that differed from round 1 (acc changed; time limits under load): {changed}")
+
+    serial_code = med(times["code_serial"])
+    per_code = serial_code / n_code
+    for run_dir in args.run:
+        print()
+        summary = run_dir / "summary.json"
+        if args.wait_s > 0 and not wait_for(summary, args.wait_s):
+            print(f"{run_dir}: no summary.json after {args.wait_s:.0f} s; using the steps logged so far")
+        steps, gens = stage2_step_times(run_dir)
+        if not steps:
+            print(f"{run_dir}: no stage-2 steps with timing_s/step in metrics-*.jsonl")
+            continue
+        step = med(steps)
+        rollouts = code_rollouts_per_step(run_dir, args.k)
+        print(
+            f"Run `{run_dir}` ({'finished' if summary.exists() else 'not finished'}): {len(steps)} stage-2 steps, "
+            f"median timing_s/step {step:.2f} s (min - max {span(steps)}), median timing_s/gen {med(gens):.2f} s"
+        )
+        if rollouts:
+            print(
+                f"code rollouts per stage-2 step (draws.jsonl): median {med(rollouts):g}, "
+                f"min - max {min(rollouts)} - {max(rollouts)}"
+            )
+        print()
+        print("| reward time of one stage-2 step | s | share of median step |")
+        print("| --- | --- | --- |")
+        rows = [
+            (f"(a) {n_code} code rewards serially (upper bound)", serial_code),
+            (f"(b1) {n_code} code rewards from executor threads", med(times["code_threads"])),
+            (f"(b2) {n_code} code rewards as one batch", med(times["code_batch"])),
+            (
+                f"(a)+(c1) {n_code} code + {n_math} math rewards serially",
+                serial_code + med(times["math_serial"]),
+            ),
+        ]
+        if rollouts:
+            rows.append(
+                (f"(a) scaled to the run's median {med(rollouts):g} code rollouts", per_code * med(rollouts))
+            )
+            rows.append(
+                (f"(a) scaled to the run's largest {max(rollouts)} code rollouts", per_code * max(rollouts))
+            )
+        for label, secs in rows:
+            print(f"| {label} | {secs:.2f} | {100 * secs / step:.1f}% |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -93,6 +93,11 @@ class CodeConfig:
     max_batch: int = 256  # most programs per run_batch call
     sandbox: Mapping[str, Any] = field(default_factory=dict)  # forwarded to sandbox.SandboxConfig
 
+    def sandbox_options(self) -> dict[str, Any]:
+        """SandboxConfig fields: ``fail_fast`` follows ``partial_credit`` unless set, since without
+        partial credit one crashed case already scores 0 and the later cases would only cost time."""
+        return {"fail_fast": not self.partial_credit, **dict(self.sandbox)}
+
 
 @dataclass(frozen=True)
 class FormatConfig:
@@ -213,6 +218,11 @@ def _validate(cfg: RewardConfig) -> None:
             raise RewardConfigError(
                 f"reward config key 'math.answer_patterns[{i}]' needs a capture group for the answer"
             )
+    if cfg.code.partial_credit and cfg.code.sandbox.get("fail_fast"):
+        raise RewardConfigError(
+            "reward config key 'code.sandbox.fail_fast' must be false with code.partial_credit=true: "
+            "cases skipped after a crash would count as failed"
+        )
     for key in ("math_template", "code_template"):
         template = getattr(cfg.format, key)
         if template in FORMAT_TEMPLATES:

@@ -176,7 +176,7 @@ def _grade_code_rows(cfg: RewardConfig, rows: Sequence[tuple[str, Any, str]], ba
     specs = [parse_test_spec(gt, row) for _, gt, row in rows]
     programs = [extract_program(resp, cfg.code.fence_tags, cfg.code.require_fence) for resp, _, _ in rows]
     parts = _text_parts(cfg, [resp for resp, _, _ in rows], "code")
-    grader = shared_grader(cfg.code.sandbox, cfg.code.batch_window_s, cfg.code.max_batch)
+    grader = shared_grader(cfg.code.sandbox_options(), cfg.code.batch_window_s, cfg.code.max_batch)
     todo = [i for i, p in enumerate(programs) if p is not None]
     if batched:
         run = grader.run_batch([(programs[i], specs[i]) for i in todo])

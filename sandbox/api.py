@@ -237,6 +237,8 @@ class Verdict(StrEnum):
     MEMORY_LIMIT = "memory_limit"
     OUTPUT_LIMIT = "output_limit"
     SANDBOX_ERROR = "sandbox_error"
+    SKIPPED = "skipped"
+    """Not run: an earlier case of the same run crashed and the config asks to stop there (fail_fast)."""
 
 
 @dataclass(frozen=True)
@@ -302,6 +304,10 @@ class SandboxConfig:
     """CPU quota per container, in cores."""
     workdir_mb: int = 64
     """Size of the tmpfs work dir (counts against the container's memory)."""
+    fail_fast: bool = False
+    """Stop a program's run at its first case that does not finish cleanly (runtime error, time,
+    memory or output limit); later cases are SKIPPED. Wrong answers are judged on the host after the
+    run, so they never stop one. Worth it when only all-passed counts: most failing programs crash."""
     recycle_after: int = 500
     """Replace a container after this many runs even if it looks clean."""
     stderr_tail_bytes: int = 2000

@@ -42,6 +42,7 @@ def build_request(run_id: int, program: str, spec: TestSpec, config: SandboxConf
         "output_limit": config.output_limit_bytes,
         "nproc": config.pids_limit,
         "stderr_tail": config.stderr_tail_bytes,
+        "stop_on_error": config.fail_fast,
     }
 
 
@@ -107,6 +108,8 @@ def judge_case(spec: TestSpec, index: int, raw: dict[str, Any], config: SandboxC
 
     if status == "error":
         return result(Verdict.SANDBOX_ERROR, str(raw.get("message", "supervisor error")))
+    if status == "skipped":
+        return result(Verdict.SKIPPED, "not run: an earlier case did not finish cleanly (fail_fast)")
     last = _last_exception(stderr)
     # The memory cap first: an OOM kill often shows up as a hang or a crash of what is left.
     if raw.get("oom") or last.startswith("MemoryError"):

@@ -406,11 +406,21 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
     }
 
 
+def finished_cleanly(req: dict, res: dict) -> bool:
+    """Exit code 0 and, for call/assert cases, a result written: anything else fails whatever the host judges."""
+    if res["status"] != "exited" or res.get("exit_code") != 0:
+        return False
+    return req["format"] == "stdio" or bool(res.get("result"))
+
+
 def handle_run(req: dict) -> dict:
     os.makedirs(WORK_ROOT, exist_ok=True)
     cases = []
     dirty = False
     for i, case in enumerate(req["cases"]):
+        if cases and req.get("stop_on_error") and not finished_cleanly(req, cases[-1]):
+            cases.append({"status": "skipped", "wall_s": 0.0})
+            continue
         case_dir = os.path.join(WORK_ROOT, f"case{i}")
         try:
             os.mkdir(case_dir, 0o700)

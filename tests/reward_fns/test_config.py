@@ -51,6 +51,10 @@ def test_verl_passthrough_keys_are_ignored():
         ({"math": {"answer_patterns": "ANS=(.*)"}}, "'math.answer_patterns' must be a list"),
         ({"format": {"math_template": "(bad"}}, "'format.math_template' is neither a template name"),
         ({"weights": 3}, "section 'weights' must be a mapping"),
+        (
+            {"code": {"partial_credit": True, "sandbox": {"fail_fast": True}}},
+            "'code.sandbox.fail_fast' must be false with code.partial_credit=true",
+        ),
     ],
 )
 def test_errors_name_the_key(kwargs, message):
@@ -64,3 +68,11 @@ def test_worker_count_env_override(monkeypatch):
     assert cfg.math_workers() == 3
     monkeypatch.setenv("SRPO_REWARD_WORKERS", "1")
     assert cfg.math_workers() == 1
+
+
+def test_fail_fast_follows_partial_credit_unless_set():
+    assert reward_config_from_kwargs({}).code.sandbox_options() == {"fail_fast": True}
+    partial = reward_config_from_kwargs({"code": {"partial_credit": True, "sandbox": {"pool_size": 2}}})
+    assert partial.code.sandbox_options() == {"fail_fast": False, "pool_size": 2}
+    kept = reward_config_from_kwargs({"code": {"sandbox": {"fail_fast": False}}})
+    assert kept.code.sandbox_options() == {"fail_fast": False}

@@ -84,6 +84,16 @@ def test_code_rows_and_constant_keys_across_domains():
     assert all(isinstance(r[k], float) for r in results for k in ("score", "acc", "format", "language"))
 
 
+def test_all_or_nothing_stops_a_crashing_program_partial_credit_runs_it_all():
+    spec = json.dumps({"format": "call", "fn_name": "add", "cases": [{"args": [1, 2], "expected": 3}] * 3})
+    crash = "```python\ndef plus(a, b):\n    return a + b\n```\n"
+    r = compute_score("srpo/codegen", crash, spec, {"domain": "code"}, **LOCAL)
+    assert r["reason"] == "passed 0/3: runtime_error x1, skipped x2"
+    partial = {"code": {**LOCAL["code"], "partial_credit": True}}
+    r = compute_score("srpo/codegen", crash, spec, {"domain": "code"}, **partial)
+    assert r["reason"] == "passed 0/3: runtime_error x3"
+
+
 def test_unparsable_code_spec_is_named():
     with pytest.raises(ValueError, match=r"row\(data_source='mbpp', index=9\): unparsable code test spec"):
         compute_score("mbpp", GOOD_CODE, "{not json", {"index": 9}, **LOCAL)

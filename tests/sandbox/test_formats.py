@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox import TestSpec, Verdict
+from sandbox import SandboxConfig, TestSpec, Verdict, make_sandbox
+from tests.sandbox.conftest import docker_config
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
 
@@ -155,3 +156,44 @@ def test_per_spec_time_limit(any_sandbox):
     result = any_sandbox.run("import time\ntime.sleep(3)\n", spec)
     assert result.tests[0].verdict is Verdict.TIME_LIMIT
     assert result.tests[0].wall_time_s < 2.0
+
+
+CALL_SQUARE = TestSpec.from_dict(
+    {
+        "format": "call",
+        "fn_name": "f",
+        "cases": [{"args": [2], "expected": 4}, {"args": [3], "expected": 9}, {"args": [0], "expected": 0}],
+    }
+)
+
+
+@pytest.fixture(params=["docker", "local"], scope="module")
+def fail_fast_sandbox(request):
+    if request.param == "docker":
+        request.getfixturevalue("docker_ready")
+        config = docker_config(pool_size=1, fail_fast=True)
+    else:
+        config = SandboxConfig(backend="local", pool_size=1, time_limit_s=5.0, fail_fast=True)
+    with make_sandbox(config) as sb:
+        yield sb
+
+
+def test_fail_fast_skips_cases_after_a_crash_but_not_after_a_wrong_answer(fail_fast_sandbox):
+    sb = fail_fast_sandbox
+    missing = sb.run("def g(x):\n    return x * x\n", CALL_SQUARE)
+    assert verdicts(missing) == [Verdict.RUNTIME_ERROR, Verdict.SKIPPED, Verdict.SKIPPED]
+    assert "defines no function 'f'" in missing.tests[0].detail
+    assert missing.tests[1].detail.startswith("not run")
+    crash_later = sb.run("def f(x):\n    return x * x if x != 3 else 1 // 0\n", CALL_SQUARE)
+    assert verdicts(crash_later) == [Verdict.PASSED, Verdict.RUNTIME_ERROR, Verdict.SKIPPED]
+    assert crash_later.fraction_passed == pytest.approx(1 / 3)
+    wrong_first = sb.run("def f(x):\n    return 5 if x == 2 else x * x\n", CALL_SQUARE)
+    assert verdicts(wrong_first) == [Verdict.WRONG_ANSWER, Verdict.PASSED, Verdict.PASSED]
+    stdio = sb.run("a, b = map(int, input().split())\nprint(0 if a == 1 else a + b)\n", ADD_STDIO)
+    assert verdicts(stdio) == [Verdict.WRONG_ANSWER, Verdict.PASSED, Verdict.WRONG_ANSWER]
+    exits_early = sb.run("import os\nos._exit(0)\n", CALL_SQUARE)
+    assert verdicts(exits_early) == [Verdict.RUNTIME_ERROR, Verdict.SKIPPED, Verdict.SKIPPED]
+
+
+def test_without_fail_fast_every_case_runs(any_sandbox):
+    assert verdicts(any_sandbox.run("def g(x):\n    return x\n", CALL_SQUARE)) == [Verdict.RUNTIME_ERROR] * 3

@@ -202,20 +202,27 @@ def main() -> int:
         log(f"{family}: {len(calls[family])} responses sampled in {secs:.1f} s")
     code, math = calls["codegen"], calls["arith"]
 
-    def serial(rows):
-        return [dispatch.compute_score(**c, **kwargs) for c in rows]
+    # The same rewards with every case run (the sandbox's fail_fast off), for a side-by-side ratio.
+    code_kw = dict(kwargs.get("code") or {})
+    all_cases = {
+        **kwargs,
+        "code": {**code_kw, "sandbox": {**dict(code_kw.get("sandbox") or {}), "fail_fast": False}},
+    }
 
-    def threaded(rows):
+    def serial(rows, kw=kwargs):
+        return [dispatch.compute_score(**c, **kw) for c in rows]
+
+    def threaded(rows, kw=kwargs):
         with ThreadPoolExecutor(args.executor_threads) as ex:
-            return list(ex.map(lambda c: dispatch.compute_score(**c, **kwargs), rows))
+            return list(ex.map(lambda c: dispatch.compute_score(**c, **kw), rows))
 
-    def batch(rows):
+    def batch(rows, kw=kwargs):
         return dispatch.compute_score_batch(
             [c["data_source"] for c in rows],
             [c["solution_str"] for c in rows],
             [c["ground_truth"] for c in rows],
             [c["extra_info"] for c in rows],
-            **kwargs,
+            **kw,
         )
 
     # (d) start-up: the first call of the process starts the verifier pool and the sandbox pool; a
@@ -234,6 +241,8 @@ def main() -> int:
         "code_serial": (serial, code),
         "code_threads": (threaded, code),
         "code_batch": (batch, code),
+        "code_serial_all_cases": (lambda rows: serial(rows, all_cases), code),
+        "code_batch_all_cases": (lambda rows: batch(rows, all_cases), code),
         "math_serial": (serial, math),
         "math_batch": (batch, math),
         "mixed_batch": (batch, code + math),
@@ -279,11 +288,13 @@ def main() -> int:
         "code_serial": "(a) code, `compute_score` one after another",
         "code_threads": f"(b1) code, `compute_score` from {args.executor_threads} threads (coalesced)",
         "code_batch": "(b2) code, `compute_score_batch` (one sandbox batch)",
+        "code_serial_all_cases": "(a') as (a), every case run (`fail_fast: false`)",
+        "code_batch_all_cases": "(b2') as (b2), every case run (`fail_fast: false`)",
         "math_serial": "(c1) math, `compute_score` one after another",
         "math_batch": "(c2) math, `compute_score_batch` (bounded pool)",
         "mixed_batch": "code + math, one `compute_score_batch`",
     }
-    counts = {"code_serial": n_code, "code_threads": n_code, "code_batch": n_code}
+    counts = {name: n_code for name in variants if name.startswith("code_")}
     counts |= {"math_serial": n_math, "math_batch": n_math, "mixed_batch": n_code + n_math}
     for name, label in labels.items():
         if name not in times:
@@ -298,6 +309,13 @@ def main() -> int:
         f"| {span(restart)} | |"
     )
     print(f"| (d) warm single code reward (5x) | 1 | {med(warm_one):.3f} | {span(warm_one)} | |")
+    print()
+    for fast, full in (("code_serial", "code_serial_all_cases"), ("code_batch", "code_batch_all_cases")):
+        print(
+            f"fail_fast speed-up, {fast}: {med(times[full]) / med(times[fast]):.2f}x (all cases / fail_fast)"
+        )
+        differ = sum(x["acc"] != y["acc"] for x, y in zip(results[fast], results[full], strict=True))
+        print(f"  rewards that differ between the two: {differ} of {n_code}")
     changed = {k: v for k, v in flips.items() if v}
     if changed:
         print()

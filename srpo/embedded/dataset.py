@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from srpo.data.rows import ROW_ARROW_SCHEMA
 from srpo.embedded.arith import make_arith
 from srpo.embedded.codegen import make_codegen
 from srpo.embedded.problem import FAMILIES, SPLITS, Problem, check_level, split_of
@@ -22,36 +23,6 @@ from srpo.embedded.problem import FAMILIES, SPLITS, Problem, check_level, split_
 DATA_SOURCES = {"arith": "srpo/arith", "codegen": "srpo/codegen"}
 TEST_PERCENT = 20
 _MAKERS = {"arith": make_arith, "codegen": make_codegen}
-
-ROW_SCHEMA = pa.schema(
-    [
-        pa.field("data_source", pa.string(), nullable=False),
-        pa.field(
-            "prompt",
-            pa.list_(pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())])),
-            nullable=False,
-        ),
-        pa.field("ability", pa.string(), nullable=False),
-        pa.field(
-            "reward_model",
-            pa.struct([pa.field("style", pa.string()), pa.field("ground_truth", pa.string())]),
-            nullable=False,
-        ),
-        pa.field(
-            "extra_info",
-            pa.struct(
-                [
-                    pa.field("prompt_id", pa.string()),
-                    pa.field("domain", pa.string()),
-                    pa.field("split", pa.string()),
-                    pa.field("index", pa.int64()),
-                    pa.field("difficulty", pa.string()),
-                ]
-            ),
-            nullable=False,
-        ),
-    ]
-)
 
 
 def _check_family(family: str) -> str:
@@ -118,7 +89,7 @@ def write_parquet(rows: list[dict[str, Any]], path: str | Path) -> Path:
         raise ValueError(f"refusing to write an empty dataset to {path}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=ROW_SCHEMA), str(path))
+    pq.write_table(pa.Table.from_pylist(rows, schema=ROW_ARROW_SCHEMA), str(path))
     return path
 
 

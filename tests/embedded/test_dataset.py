@@ -15,6 +15,8 @@ from srpo.embedded.dataset import generate
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_embedded_data.py"
 
 EXTRA_KEYS = {"prompt_id", "domain", "split", "index", "difficulty"}
+# srpo.data.rows' schema also has these, null for generated tasks (no upstream dataset)
+UPSTREAM_KEYS = {"source_id", "problem_hash"}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,8 @@ def test_rows_follow_the_contract(data_dir, family, source, domain):
             assert [m["role"] for m in row["prompt"]] == ["user"] and row["prompt"][0]["content"]
             assert row["reward_model"]["style"] == "rule"
             extra = row["extra_info"]
-            assert set(extra) == EXTRA_KEYS
+            assert set(extra) == EXTRA_KEYS | UPSTREAM_KEYS
+            assert all(extra[k] is None for k in UPSTREAM_KEYS)
             assert (extra["domain"], extra["split"], extra["index"]) == (domain, split, i)
             assert extra["difficulty"] in {"1", "2", "3"}
             truth = row["reward_model"]["ground_truth"]

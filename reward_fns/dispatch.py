@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
+from reward_fns import timeline
 from reward_fns.bounded import BoundedResult, shared_pool
 from reward_fns.code_reward import (
     code_accuracy,
@@ -199,6 +200,7 @@ def _grade_code_rows(cfg: RewardConfig, rows: Sequence[tuple[str, Any, str]], ba
     return out
 
 
+@timeline.timed
 def compute_score(
     data_source: str,
     solution_str: str,
@@ -210,11 +212,13 @@ def compute_score(
     cfg = _config(kwargs)
     row = row_name(data_source, extra_info)
     domain = route(data_source, extra_info)
+    timeline.note(domain)
     if domain == "math":
         return _grade_math_rows(cfg, [(solution_str, _math_ground_truth(ground_truth, row))])[0]
     return _grade_code_rows(cfg, [(solution_str, ground_truth, row)], batched=False)[0]
 
 
+@timeline.timed
 def compute_score_batch(
     data_sources: Sequence[str],
     solution_strs: Sequence[str],
@@ -246,6 +250,7 @@ def compute_score_batch(
         else:
             code_idx.append(i)
             code_rows.append((solution_strs[i], ground_truths[i], row))
+    timeline.note(timeline.domain_label(len(math_idx), len(code_idx)), n)
     results: list[dict[str, Any] | None] = [None] * n
     with ThreadPoolExecutor(max_workers=1) as ex:
         code_future = ex.submit(_grade_code_rows, cfg, code_rows, True) if code_rows else None

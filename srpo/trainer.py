@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,6 +70,7 @@ class SRPOPromptLoader:
             "epoch": self.sampler.epoch,
             "stage": self.sampler.curriculum.stage,
             "prompt_ids": [self.sampler.history.prompt_ids[r] for r in rows],
+            "t": time.time(),  # when the batch was drawn: the step's start (benchmarks/bench_reward_wait.py)
         }
         with open(self.draws_path, "a") as f:
             f.write(json.dumps(record) + "\n")

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import json
 import os
 import queue
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 
-from sandbox import BadTestSpec, RunResult, SandboxConfig, TestSpec, make_sandbox
+from sandbox import BadTestSpec, RunResult, SandboxConfig, TestSpec, Verdict, make_sandbox
 
 _FENCE_OPEN = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*([^\s`]*)")
 
@@ -141,10 +142,32 @@ class _Coalescer:
                         future.set_exception(exc)
 
 
-class CodeGrader:
-    """A lazily started sandbox plus the batcher in front of it."""
+def spec_key(spec: TestSpec) -> str:
+    """A canonical text of a spec, so identical tests of different rows compare equal."""
+    return json.dumps(spec.to_dict(), sort_keys=True)
 
-    def __init__(self, sandbox_opts: Mapping[str, Any], window_s: float = 0.02, max_batch: int = 256) -> None:
+
+#: Verdicts that depend on the machine's load or health rather than on the program: never reused.
+_NOT_REUSABLE = frozenset({Verdict.TIME_LIMIT, Verdict.SANDBOX_ERROR})
+
+
+class CodeGrader:
+    """A lazily started sandbox plus the batcher in front of it.
+
+    A (program, tests) pair seen before is not run again: its result is reused from the last
+    ``reuse_results`` pairs, and repeats within one batch run once. Rollouts repeat programs word for
+    word (18 distinct programs in 64 base-model rollouts of the embedded code task, more as the policy
+    sharpens), and the sandbox is the reward's only slow part. Results with a time limit or a sandbox
+    error are never reused.
+    """
+
+    def __init__(
+        self,
+        sandbox_opts: Mapping[str, Any],
+        window_s: float = 0.02,
+        max_batch: int = 256,
+        reuse_results: int = 4096,
+    ) -> None:
         try:
             self._sandbox_config = SandboxConfig(**dict(sandbox_opts))
         except TypeError as exc:
@@ -153,6 +176,8 @@ class CodeGrader:
             ) from exc
         self._window_s = window_s
         self._max_batch = max_batch
+        self._reuse = reuse_results
+        self._results: OrderedDict[tuple[str, str], RunResult] = OrderedDict()
         self._sandbox: Any = None
         self._coalescer: _Coalescer | None = None
         self._lock = threading.Lock()
@@ -167,15 +192,39 @@ class CodeGrader:
         """Run every program against its spec in one sandbox batch."""
         if not items:
             return []
-        return self._started().run_batch(list(items))
+        if self._reuse == 0:
+            return self._started().run_batch(list(items))
+        keys = [(program, spec_key(spec)) for program, spec in items]
+        known: dict[tuple[str, str], RunResult] = {}
+        todo: dict[tuple[str, str], tuple[str, TestSpec]] = {}
+        with self._lock:
+            for item, key in zip(items, keys, strict=True):
+                if key in self._results:
+                    self._results.move_to_end(key)
+                    known[key] = self._results[key]
+                elif key not in known:
+                    todo.setdefault(key, item)
+        ran = self._started().run_batch(list(todo.values())) if todo else []
+        with self._lock:
+            for key, result in zip(todo, ran, strict=True):
+                known[key] = result
+                if not any(t.verdict in _NOT_REUSABLE for t in result.tests):
+                    self._results[key] = result
+            while len(self._results) > self._reuse:
+                self._results.popitem(last=False)
+        return [known[key] for key in keys]
 
-    def run_one(self, program: str, spec: TestSpec) -> RunResult:
-        """Run one program; concurrent callers share sandbox batches."""
+    def submit(self, program: str, spec: TestSpec) -> Future:
+        """Queue one program; calls arriving together share a sandbox batch. Resolves to its RunResult."""
         with self._lock:
             if self._coalescer is None:
                 self._coalescer = _Coalescer(self.run_batch, self._window_s, self._max_batch)
             coalescer = self._coalescer
-        return coalescer.submit(program, spec).result()
+        return coalescer.submit(program, spec)
+
+    def run_one(self, program: str, spec: TestSpec) -> RunResult:
+        """Run one program, blocking; concurrent callers share sandbox batches."""
+        return self.submit(program, spec).result()
 
     def close(self) -> None:
         with self._lock:
@@ -189,17 +238,19 @@ _graders_lock = threading.Lock()
 _graders_pid = os.getpid()
 
 
-def shared_grader(sandbox_opts: Mapping[str, Any], window_s: float, max_batch: int) -> CodeGrader:
+def shared_grader(
+    sandbox_opts: Mapping[str, Any], window_s: float, max_batch: int, reuse_results: int = 4096
+) -> CodeGrader:
     """The process-wide grader for these sandbox settings (one sandbox per process)."""
     global _graders_pid
-    key = repr(sorted(dict(sandbox_opts).items())) + f"|{window_s}|{max_batch}"
+    key = repr(sorted(dict(sandbox_opts).items())) + f"|{window_s}|{max_batch}|{reuse_results}"
     with _graders_lock:
         if _graders_pid != os.getpid():
             _graders.clear()
             _graders_pid = os.getpid()
         grader = _graders.get(key)
         if grader is None:
-            grader = _graders[key] = CodeGrader(sandbox_opts, window_s, max_batch)
+            grader = _graders[key] = CodeGrader(sandbox_opts, window_s, max_batch, reuse_results)
         return grader
 
 

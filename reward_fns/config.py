@@ -91,6 +91,7 @@ class CodeConfig:
     partial_credit: bool = False  # paper: 1 only if every test passes; True: fraction passed
     batch_window_s: float = 0.02  # single calls arriving within this window share a run_batch
     max_batch: int = 256  # most programs per run_batch call
+    reuse_results: int = 4096  # recent (program, tests) results reused instead of rerun; 0 = run every time
     sandbox: Mapping[str, Any] = field(default_factory=dict)  # forwarded to sandbox.SandboxConfig
 
     def sandbox_options(self) -> dict[str, Any]:
@@ -218,6 +219,8 @@ def _validate(cfg: RewardConfig) -> None:
             raise RewardConfigError(
                 f"reward config key 'math.answer_patterns[{i}]' needs a capture group for the answer"
             )
+    if cfg.code.reuse_results < 0:
+        raise RewardConfigError("reward config key 'code.reuse_results' must be >= 0 (0 = never reuse)")
     if cfg.code.partial_credit and cfg.code.sandbox.get("fail_fast"):
         raise RewardConfigError(
             "reward config key 'code.sandbox.fail_fast' must be false with code.partial_credit=true: "

@@ -1,4 +1,5 @@
-"""verl entry points: ``compute_score`` (one response) and ``compute_score_batch`` (a rollout batch).
+"""verl entry points: ``compute_score`` (one response), ``compute_score_async`` (the same as a
+coroutine, for verl's reward loop) and ``compute_score_batch`` (a rollout batch).
 
 Use from any verl run::
 
@@ -19,6 +20,7 @@ the row; a hostile or broken *response* never raises, it scores 0 with a reason.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Mapping, Sequence
@@ -26,9 +28,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
-from reward_fns import timeline
 from reward_fns.bounded import BoundedResult, shared_pool
 from reward_fns.code_reward import (
+    CodeGrader,
     code_accuracy,
     extract_program,
     parse_test_spec,
@@ -37,6 +39,7 @@ from reward_fns.code_reward import (
 )
 from reward_fns.config import RewardConfig, reward_config_from_kwargs
 from reward_fns.math_grade import grade_math_response, grade_text_parts
+from sandbox import RunResult
 
 #: Domain of the data sources we know, for rows whose ``extra_info`` has no ``domain``.
 KNOWN_SOURCES: dict[str, str] = {
@@ -172,35 +175,36 @@ def _grade_math_rows(cfg: RewardConfig, rows: Sequence[tuple[str, str]]) -> list
     return [_math_from_bounded(cfg, r) for r in results]
 
 
+def _grader(cfg: RewardConfig) -> CodeGrader:
+    code = cfg.code
+    return shared_grader(code.sandbox_options(), code.batch_window_s, code.max_batch, code.reuse_results)
+
+
+def _code_result(
+    cfg: RewardConfig, program: str | None, parts: dict[str, float], run: RunResult | None
+) -> dict:
+    """The result of one code row: ``run`` is None exactly when no program was found."""
+    if program is None or run is None:
+        return _result(cfg, 0.0, parts["format"], parts["language"], "", "no_code_block", False)
+    acc, reason = code_accuracy(run, cfg.code.partial_credit)
+    return _result(cfg, acc, parts["format"], parts["language"], program_digest(program), reason, False)
+
+
 def _grade_code_rows(cfg: RewardConfig, rows: Sequence[tuple[str, Any, str]], batched: bool) -> list[dict]:
     """Code rows ``(response, ground_truth, row_name)``; specs are all checked before anything runs."""
     specs = [parse_test_spec(gt, row) for _, gt, row in rows]
     programs = [extract_program(resp, cfg.code.fence_tags, cfg.code.require_fence) for resp, _, _ in rows]
     parts = _text_parts(cfg, [resp for resp, _, _ in rows], "code")
-    grader = shared_grader(cfg.code.sandbox_options(), cfg.code.batch_window_s, cfg.code.max_batch)
+    grader = _grader(cfg)
     todo = [i for i, p in enumerate(programs) if p is not None]
     if batched:
         run = grader.run_batch([(programs[i], specs[i]) for i in todo])
     else:
         run = [grader.run_one(programs[i], specs[i]) for i in todo]
     by_row = dict(zip(todo, run, strict=True))
-    out = []
-    for i, program in enumerate(programs):
-        if program is None:
-            out.append(
-                _result(cfg, 0.0, parts[i]["format"], parts[i]["language"], "", "no_code_block", False)
-            )
-            continue
-        acc, reason = code_accuracy(by_row[i], cfg.code.partial_credit)
-        out.append(
-            _result(
-                cfg, acc, parts[i]["format"], parts[i]["language"], program_digest(program), reason, False
-            )
-        )
-    return out
+    return [_code_result(cfg, program, parts[i], by_row.get(i)) for i, program in enumerate(programs)]
 
 
-@timeline.timed
 def compute_score(
     data_source: str,
     solution_str: str,
@@ -212,13 +216,37 @@ def compute_score(
     cfg = _config(kwargs)
     row = row_name(data_source, extra_info)
     domain = route(data_source, extra_info)
-    timeline.note(domain)
     if domain == "math":
         return _grade_math_rows(cfg, [(solution_str, _math_ground_truth(ground_truth, row))])[0]
     return _grade_code_rows(cfg, [(solution_str, ground_truth, row)], batched=False)[0]
 
 
-@timeline.timed
+async def compute_score_async(
+    data_source: str,
+    solution_str: str,
+    ground_truth: Any,
+    extra_info: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """``compute_score`` as a coroutine, for verl's reward loop (it awaits coroutine reward functions).
+
+    The synchronous form holds one of the loop's few executor threads while its program waits for
+    the sandbox, so a step's code rewards reach the sandbox a handful at a time and its math rewards
+    and tokenizer calls queue behind them. Here a code reward awaits its sandbox batch without a
+    thread: a whole step's programs share batches, and math is graded at once.
+    """
+    cfg = _config(kwargs)
+    row = row_name(data_source, extra_info)
+    if route(data_source, extra_info) == "math":
+        truth = _math_ground_truth(ground_truth, row)
+        return (await asyncio.to_thread(_grade_math_rows, cfg, [(solution_str, truth)]))[0]
+    spec = parse_test_spec(ground_truth, row)
+    program = extract_program(solution_str, cfg.code.fence_tags, cfg.code.require_fence)
+    parts = (await asyncio.to_thread(_text_parts, cfg, [solution_str], "code"))[0]
+    run = None if program is None else await asyncio.wrap_future(_grader(cfg).submit(program, spec))
+    return _code_result(cfg, program, parts, run)
+
+
 def compute_score_batch(
     data_sources: Sequence[str],
     solution_strs: Sequence[str],
@@ -250,7 +278,6 @@ def compute_score_batch(
         else:
             code_idx.append(i)
             code_rows.append((solution_strs[i], ground_truths[i], row))
-    timeline.note(timeline.domain_label(len(math_idx), len(code_idx)), n)
     results: list[dict[str, Any] | None] = [None] * n
     with ThreadPoolExecutor(max_workers=1) as ex:
         code_future = ex.submit(_grade_code_rows, cfg, code_rows, True) if code_rows else None

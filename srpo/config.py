@@ -98,6 +98,8 @@ class SRPOConfig:
     history: HistoryResamplingConfig = field(default_factory=HistoryResamplingConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     skipping: SkippingConfig = field(default_factory=SkippingConfig)
+    # How often verl's replay buffer checks whether a step's rollouts are all scored (verl: 2 s).
+    replay_poll_interval_s: float = 0.5
 
     def validate(self) -> SRPOConfig:
         """Check values that types alone cannot; raise ``SRPOConfigError`` naming the key."""
@@ -146,6 +148,8 @@ class SRPOConfig:
             )
         if not 0.0 <= c.adaptive_floor <= 1.0:
             _bad("curriculum.adaptive_floor", c.adaptive_floor, "must be in [0, 1]")
+        if not 0.0 < self.replay_poll_interval_s <= 60.0:
+            _bad("replay_poll_interval_s", self.replay_poll_interval_s, "must be in (0, 60] seconds")
         self._validate_skipping()
         return self
 

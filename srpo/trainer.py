@@ -34,6 +34,7 @@ from verl.utils.dataset.rl_dataset import collate_fn
 
 from srpo.config import load_srpo_config
 from srpo.history import zero_variance_group_fraction
+from srpo.reward_wait import reward_tail_metrics
 from srpo.sampler import SRPOSampler
 
 logger = logging.getLogger(__name__)
@@ -112,6 +113,10 @@ class SRPOTrainer(PPOTrainerSync):
 
     # verl branches on ``trainer_mode == "sync"`` (replay buffer, refill, checkpoint contents). The
     # configured name is "srpo" (it selects this class); the schedule is verl's synchronous one.
+    def __init__(self, config: Any) -> None:
+        self.srpo_config = load_srpo_config(OmegaConf.select(config, "srpo"))
+        super().__init__(config)
+
     @property
     def trainer_mode(self) -> str:
         return "sync"
@@ -120,10 +125,18 @@ class SRPOTrainer(PPOTrainerSync):
     def trainer_mode(self, _configured_name: str) -> None:
         pass
 
+    def _build_replay_buffer(self):
+        """verl's replay buffer, polling for finished rollouts every ``srpo.replay_poll_interval_s``.
+
+        A step's batch is taken at the first poll after its last rollout is scored, so verl's fixed
+        2 s poll rounds every generation phase up to a multiple of 2 s: most of a short step.
+        """
+        buffer = super()._build_replay_buffer()
+        buffer.poll_interval = self.srpo_config.replay_poll_interval_s
+        return buffer
+
     def _init_dataloader(self) -> None:
         super()._init_dataloader()
-        srpo_node = OmegaConf.select(self.config, "srpo")
-        self.srpo_config = load_srpo_config(srpo_node)
         ids, domains = dataset_prompt_ids_and_domains(self.train_dataset)
         self.srpo_sampler = SRPOSampler(ids, domains, self.srpo_config)
         self._srpo_reported_epochs = 0
@@ -150,7 +163,7 @@ class SRPOTrainer(PPOTrainerSync):
         data = tq.kv_batch_get(
             keys=batch.keys,
             partition_id=batch.partition_id,
-            select_fields=["uid", "rm_scores", "extra_fields", "extra_info"],
+            select_fields=["uid", "rm_scores", "extra_fields", "extra_info", "metrics"],
         )
         uids = [str(u) for u in _plain_list(data["uid"])]
         infos = [_unwrap(v) or {} for v in _plain_list(data["extra_info"])]
@@ -179,6 +192,14 @@ class SRPOTrainer(PPOTrainerSync):
 
         metrics.update(self.srpo_sampler.metrics())
         metrics["srpo/zero_adv_group_frac"] = zero_variance_group_fraction(uids, scores)
+        timings = [_unwrap(v) or {} for v in _plain_list(data["metrics"])]
+        metrics.update(
+            reward_tail_metrics(
+                [float(t.get("generate_sequences", 0.0)) for t in timings],
+                [float(t.get("compute_score", 0.0)) for t in timings],
+                domains,
+            )
+        )
         for domain in sorted(set(domains)):
             mask = np.array([d == domain for d in domains])
             metrics[f"srpo/{reward_key}/{domain}"] = float(signal[mask].mean())

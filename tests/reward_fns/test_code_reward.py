@@ -107,6 +107,47 @@ def test_concurrent_single_calls_share_sandbox_batches():
     assert sum(grader.batch_sizes) == 8 and len(grader.batch_sizes) < 8
 
 
+def _spied(grader: CodeGrader) -> list[int]:
+    """How many programs each sandbox batch received."""
+    sandbox = grader._started()
+    reached: list[int] = []
+    run_batch = sandbox.run_batch
+    sandbox.run_batch = lambda items: reached.append(len(items)) or run_batch(items)
+    return reached
+
+
+def test_programs_seen_before_are_not_run_again():
+    grader = CodeGrader({"backend": "local", "pool_size": 1, "time_limit_s": 0.5}, reuse_results=2)
+    reached = _spied(grader)
+    spec = TestSpec.from_json(ADD_SPEC)
+    same_tests = TestSpec.from_dict(json.loads(ADD_SPEC))  # equal tests, another object
+    good, bad = "def add(a, b):\n    return a + b\n", "def add(a, b):\n    return a - b\n"
+    slow = "def add(a, b):\n    while True:\n        pass\n"
+    other = "def add(a, b):\n    return b + a\n"
+    try:
+        first = grader.run_batch([(good, spec), (bad, spec), (good, same_tests), (good, spec), (bad, spec)])
+        again = grader.run_batch([(good, spec), (bad, spec)])  # both remembered; 'good' now the older
+        grader.run_batch([(slow, spec)])  # a time limit is load-dependent: never remembered
+        grader.run_batch([(slow, spec), (other, spec)])  # 'other' evicts 'good' (keeps 2)
+        grader.run_batch([(good, spec)])
+    finally:
+        grader.close()
+    assert reached == [2, 1, 2, 1]
+    assert [r.all_passed for r in first] == [True, False, True, True, False]
+    assert [r.all_passed for r in again] == [True, False]
+
+
+def test_reuse_off_runs_every_program():
+    grader = CodeGrader({"backend": "local", "pool_size": 1}, reuse_results=0)
+    reached = _spied(grader)
+    program = "def add(a, b):\n    return a + b\n"
+    try:
+        grader.run_batch([(program, TestSpec.from_json(ADD_SPEC))] * 3)
+    finally:
+        grader.close()
+    assert reached == [3]
+
+
 def test_unknown_sandbox_option_is_named():
     with pytest.raises(ValueError, match="code.sandbox"):
         CodeGrader({"pool": 3})

@@ -51,6 +51,7 @@ def test_verl_passthrough_keys_are_ignored():
         ({"math": {"answer_patterns": "ANS=(.*)"}}, "'math.answer_patterns' must be a list"),
         ({"format": {"math_template": "(bad"}}, "'format.math_template' is neither a template name"),
         ({"weights": 3}, "section 'weights' must be a mapping"),
+        ({"code": {"reuse_results": -1}}, "'code.reuse_results' must be >= 0"),
         (
             {"code": {"partial_credit": True, "sandbox": {"fail_fast": True}}},
             "'code.sandbox.fail_fast' must be false with code.partial_credit=true",

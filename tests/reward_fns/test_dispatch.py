@@ -5,6 +5,8 @@ Code rows use the sandbox's local backend here; test_code_e2e.py covers Docker. 
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import math
 import time
@@ -140,6 +142,37 @@ def test_through_verls_custom_reward_loader():
     fn = get_custom_reward_fn(config)
     r = fn(data_source="gsm8k", solution_str=r"\boxed{9}", ground_truth="9", extra_info={"index": 0})
     assert r["score"] == 1.0 and r["acc"] == 1.0
+
+
+def test_async_entry_point_through_verls_loader_matches_the_sync_one():
+    """verl's reward loop awaits a coroutine reward function; results equal compute_score's."""
+    from verl.trainer.ppo.reward import get_custom_reward_fn
+
+    config = OmegaConf.create(
+        {
+            "reward": {
+                "custom_reward_function": {
+                    "path": "pkg://reward_fns.dispatch",
+                    "name": "compute_score_async",
+                    "reward_kwargs": LOCAL,
+                }
+            }
+        }
+    )
+    fn = get_custom_reward_fn(config)
+    assert inspect.iscoroutinefunction(fn)  # what verl's NaiveRewardManager checks
+    code = [GOOD_CODE if i % 2 == 0 else BAD_CODE for i in range(8)] + ["no code here"]
+    rows = [("srpo/codegen", c, ADD_SPEC, {"domain": "code"}) for c in code]
+    rows += [("gsm8k", r"\boxed{2}", "2", {"index": 3}), ("gsm8k", r"\boxed{5}", "2", None)]
+
+    async def step():
+        return await asyncio.gather(
+            *(fn(data_source=d, solution_str=s, ground_truth=g, extra_info=e) for d, s, g, e in rows)
+        )
+
+    got = asyncio.run(step())
+    assert got == [compute_score(d, s, g, e, **LOCAL) for d, s, g, e in rows]
+    assert [r["acc"] for r in got] == [1.0, 0.0] * 4 + [0.0, 1.0, 0.0]
 
 
 def test_hostile_responses_return_within_the_bound():

@@ -41,6 +41,7 @@ def test_overrides_merge():
         ({"curriculum": {"mixture": "random"}}, "srpo.curriculum.mixture"),
         ({"curriculum": {"domain_weights": {"math": -1.0}}}, "srpo.curriculum.domain_weights.math"),
         ({"curriculum": {"domain_weights": {"art": 1.0}}}, "srpo.curriculum.domain_weights"),
+        ({"replay_poll_interval_s": 0}, "srpo.replay_poll_interval_s"),
         ({"histroy": {"enable": False}}, "histroy"),  # typo in a key
         ({"history": {"min_pool_size": "many"}}, "srpo.history.min_pool_size"),  # wrong type
     ],

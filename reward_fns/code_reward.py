@@ -18,7 +18,7 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from sandbox import BadTestSpec, RunResult, SandboxConfig, TestSpec, Verdict, make_sandbox
@@ -100,17 +100,25 @@ def code_accuracy(result: RunResult, partial_credit: bool) -> tuple[float, str]:
 
 
 class _Coalescer:
-    """Gathers single ``(program, spec)`` submissions from many threads into ``run_batch`` calls."""
+    """Gathers single ``(program, spec)`` submissions from many threads into ``run_batch`` calls.
+
+    Up to ``parallel`` batches run at once (the sandbox's concurrency): submissions trickle in as
+    rollouts finish, and one batch at a time would leave containers idle behind a batch of one. A new
+    batch is formed only when a slot is free, so whatever queued meanwhile goes together.
+    """
 
     def __init__(
         self,
         run_batch: Callable[[list[tuple[str, TestSpec]]], list[RunResult]],
         window_s: float,
         max_batch: int,
+        parallel: int = 1,
     ):
         self._run_batch = run_batch
         self._window_s = window_s
         self._max_batch = max_batch
+        self._slots = threading.Semaphore(parallel)
+        self._runner = ThreadPoolExecutor(parallel, thread_name_prefix="srpo-code-batch")
         self._queue: queue.Queue[tuple[str, TestSpec, Future]] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="srpo-code-batcher", daemon=True)
         self._thread.start()
@@ -122,7 +130,9 @@ class _Coalescer:
 
     def _loop(self) -> None:
         while True:
-            batch = [self._queue.get()]
+            first = self._queue.get()
+            self._slots.acquire()
+            batch = [first]
             deadline = time.monotonic() + self._window_s
             while len(batch) < self._max_batch:
                 remaining = deadline - time.monotonic()
@@ -132,14 +142,19 @@ class _Coalescer:
                     batch.append(self._queue.get(timeout=remaining))
                 except queue.Empty:
                     break
-            try:
-                results = self._run_batch([(p, s) for p, s, _ in batch])
-                for (_, _, future), result in zip(batch, results, strict=True):
-                    future.set_result(result)
-            except BaseException as exc:  # hand the failure to every waiting caller
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+            self._runner.submit(self._run, batch)
+
+    def _run(self, batch: list[tuple[str, TestSpec, Future]]) -> None:
+        try:
+            results = self._run_batch([(p, s) for p, s, _ in batch])
+            for (_, _, future), result in zip(batch, results, strict=True):
+                future.set_result(result)
+        except BaseException as exc:  # hand the failure to every waiting caller
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+        finally:
+            self._slots.release()
 
 
 def spec_key(spec: TestSpec) -> str:
@@ -218,7 +233,9 @@ class CodeGrader:
         """Queue one program; calls arriving together share a sandbox batch. Resolves to its RunResult."""
         with self._lock:
             if self._coalescer is None:
-                self._coalescer = _Coalescer(self.run_batch, self._window_s, self._max_batch)
+                self._coalescer = _Coalescer(
+                    self.run_batch, self._window_s, self._max_batch, self._sandbox_config.concurrency
+                )
             coalescer = self._coalescer
         return coalescer.submit(program, spec)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -114,6 +115,32 @@ def _spied(grader: CodeGrader) -> list[int]:
     run_batch = sandbox.run_batch
     sandbox.run_batch = lambda items: reached.append(len(items)) or run_batch(items)
     return reached
+
+
+def test_a_late_program_does_not_wait_for_a_running_batch():
+    """With two containers, a program submitted while a slow batch runs starts in a batch of its own."""
+    spans: list[tuple[float, float]] = []
+
+    class Timed(CodeGrader):
+        def run_batch(self, items):
+            start = time.monotonic()
+            try:
+                return super().run_batch(items)
+            finally:
+                spans.append((start, time.monotonic()))
+
+    grader = Timed({"backend": "local", "pool_size": 2}, window_s=0.01)
+    spec = TestSpec.from_json(ADD_SPEC)
+    try:
+        grader.run_one("def add(a, b):\n    return a + b\n", spec)  # containers up before timing
+        slow = grader.submit("import time\ntime.sleep(1.5)\ndef add(a, b):\n    return a + b\n", spec)
+        time.sleep(0.3)
+        fast = grader.submit("def add(a, b):\n    return b + a\n", spec)
+        assert fast.result(timeout=30).all_passed and slow.result(timeout=30).all_passed
+    finally:
+        grader.close()
+    (_, _), (slow_start, slow_end), (fast_start, fast_end) = sorted(spans)
+    assert fast_start < slow_end and fast_end < slow_end
 
 
 def test_programs_seen_before_are_not_run_again():

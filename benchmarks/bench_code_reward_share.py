@@ -184,6 +184,8 @@ def main() -> int:
     from srpo.embedded.problem import LEVELS
 
     kwargs = run_reward_kwargs(args.config)
+    # Every round must run the programs: results reused from round 1 would time nothing.
+    kwargs = {**kwargs, "code": {**dict(kwargs.get("code") or {}), "reuse_results": 0}}
     log(f"reward_kwargs from {args.config.relative_to(ROOT)}: {kwargs}")
     model_dir = cached_build(BuildSettings())
     log(f"model: {model_dir}")

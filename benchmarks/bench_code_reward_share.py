@@ -33,7 +33,6 @@ times depend on the programs; the reasons table shows what they did).
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import statistics
@@ -102,15 +101,9 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 def stage2_step_times(run_dir: Path) -> tuple[list[float], list[float]]:
     """``(timing_s/step, timing_s/gen)`` of every stage-2 step in the run's metrics (last record wins)."""
-    by_step: dict[int, dict[str, Any]] = {}
-    for path in sorted(glob.glob(str(run_dir / "metrics-*.jsonl"))):
-        with open(path) as fh:
-            for line in fh:
-                line = line.strip()
-                if not line:
-                    continue
-                record = json.loads(line)
-                by_step.setdefault(int(record["step"]), {}).update(record.get("data", {}))
+    from srpo.report import load_metrics
+
+    by_step = load_metrics(run_dir.glob("metrics-*.jsonl"))
     steps = [d for _, d in sorted(by_step.items()) if d.get("srpo/stage") == 2 and "timing_s/step" in d]
     return [float(d["timing_s/step"]) for d in steps], [float(d.get("timing_s/gen", 0.0)) for d in steps]
 

@@ -256,7 +256,7 @@ _graders_pid = os.getpid()
 
 
 def shared_grader(
-    sandbox_opts: Mapping[str, Any], window_s: float, max_batch: int, reuse_results: int = 4096
+    sandbox_opts: Mapping[str, Any], window_s: float, max_batch: int, reuse_results: int
 ) -> CodeGrader:
     """The process-wide grader for these sandbox settings (one sandbox per process)."""
     global _graders_pid

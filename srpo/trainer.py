@@ -71,7 +71,7 @@ class SRPOPromptLoader:
             "epoch": self.sampler.epoch,
             "stage": self.sampler.curriculum.stage,
             "prompt_ids": [self.sampler.history.prompt_ids[r] for r in rows],
-            "t": time.time(),  # when the batch was drawn: the step's start (benchmarks/bench_reward_wait.py)
+            "t": time.time(),  # when the batch was drawn: the step's start
         }
         with open(self.draws_path, "a") as f:
             f.write(json.dumps(record) + "\n")
@@ -111,12 +111,12 @@ def dataset_prompt_ids_and_domains(dataset: Any) -> tuple[list[str], list[str]]:
 class SRPOTrainer(PPOTrainerSync):
     """verl's synchronous PPO trainer with SRPO's History Resampling and two-stage curriculum."""
 
-    # verl branches on ``trainer_mode == "sync"`` (replay buffer, refill, checkpoint contents). The
-    # configured name is "srpo" (it selects this class); the schedule is verl's synchronous one.
     def __init__(self, config: Any) -> None:
         self.srpo_config = load_srpo_config(OmegaConf.select(config, "srpo"))
         super().__init__(config)
 
+    # verl branches on ``trainer_mode == "sync"`` (replay buffer, refill, checkpoint contents). The
+    # configured name is "srpo" (it selects this class); the schedule is verl's synchronous one.
     @property
     def trainer_mode(self) -> str:
         return "sync"

@@ -52,3 +52,23 @@ def test_wrong_solutions_fail(sb, problems):
     assert passed == []
     verdicts = {r.tests[0].verdict for r in results}
     assert verdicts <= {Verdict.WRONG_ANSWER, Verdict.RUNTIME_ERROR}
+
+
+ALWAYS_EQUAL = """class _AlwaysEqual:
+    def __eq__(self, other):
+        return True
+    def __ne__(self, other):
+        return False
+    def __bool__(self):
+        return True
+    __hash__ = object.__hash__
+
+"""
+
+
+def test_objects_that_equal_anything_fail_every_problem(sb, problems):
+    """The "always equal" reward hack: the test compares only values it rebuilt itself."""
+    hack = "    return _AlwaysEqual()\n"
+    results = sb.run_batch([(ALWAYS_EQUAL + p["prompt"] + hack, spec_of(p)) for p in problems])
+    passed = [p["task_id"] for p, r in zip(problems, results, strict=True) if r.all_passed]
+    assert passed == []

@@ -1,7 +1,9 @@
 """Docker backend: warm, locked-down containers whose PID 1 is the sandbox supervisor.
 
 Each container runs with no network, capped memory (no swap), pids and CPU, a read-only root
-with a small tmpfs work dir, a non-root user, all capabilities dropped and no-new-privileges.
+with small tmpfs work dirs and no-new-privileges. The supervisor (PID 1) is root of the container
+with six capabilities, only to run programs and tests under two other uids and clean up after
+them; programs and tests run with no capabilities at all (see sandbox/README.md).
 The host talks to the supervisor over the container's attached stdin/stdout. The container is
 created with stdin_once + auto_remove, so when the caller dies (even by SIGKILL) its attach
 connection closes, the supervisor reads EOF and exits, and Docker removes the container.
@@ -17,22 +19,31 @@ import socket
 import struct
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import docker
 import docker.errors
 import requests.exceptions
 
+from sandbox import bundle
 from sandbox.api import ImageMissing, SandboxConfig, SandboxError, SandboxUnavailable
 from sandbox.pool import PooledSandbox, Worker, WorkerDied
 
 log = logging.getLogger(__name__)
 
-SUPERVISOR_SOURCE = (Path(__file__).parent / "supervisor.py").read_text()
-SANDBOX_USER = "10001:10001"
+SUPERVISOR_SOURCE = bundle.supervisor_source()
+SUPERVISOR_USER = "0:0"
+# What PID 1 needs, and nothing else: start programs and tests as their uids (SETUID, SETGID),
+# hand the case dir to the program (CHOWN), kill whatever the program left (KILL), empty dirs the
+# program made read-only (FOWNER), and empty the bounding set of every child (SETPCAP).
+SUPERVISOR_CAPS = ["CHOWN", "FOWNER", "KILL", "SETGID", "SETUID", "SETPCAP"]
+PROGRAM_UID, TEST_UID = 10001, 10002  # 10001 is the image's `sandbox` user; 10002 needs no entry
 WORK_DIR = "/work"
-SUPERVISOR_HEADROOM_MB = 64  # the supervisor itself, page cache of python, /dev/shm
+SHM_MB = 8
+SUPERVISOR_HEADROOM_MB = 96  # the supervisor, the test process forked from it, python's page cache
+# Inodes per tmpfs: bounds how long a wipe can take (a few ms per thousand entries).
+WORK_INODES = 16384
+SHM_INODES = 1024
 
 _CONNECTION_ERRORS = (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError)
 
@@ -112,9 +123,12 @@ def host_config(api: docker.APIClient, config: SandboxConfig) -> dict[str, Any]:
         pids_limit=config.pids_limit,
         nano_cpus=int(config.cpus * 1e9),
         read_only=True,
-        tmpfs={WORK_DIR: f"rw,nosuid,nodev,noexec,size={config.workdir_mb}m,mode=1777"},
-        shm_size="8m",
+        tmpfs={
+            WORK_DIR: f"rw,nosuid,nodev,noexec,size={config.workdir_mb}m,nr_inodes={WORK_INODES}",
+            "/dev/shm": f"rw,nosuid,nodev,noexec,size={SHM_MB}m,nr_inodes={SHM_INODES},mode=1777",
+        },
         cap_drop=["ALL"],
+        cap_add=SUPERVISOR_CAPS,
         security_opt=["no-new-privileges"],
         ulimits=[docker.types.Ulimit(name="core", soft=0, hard=0)],
         ipc_mode="private",
@@ -140,12 +154,16 @@ class DockerWorker(Worker):
             created = api.create_container(
                 config.image,
                 command=["python3", "-I", "-c", SUPERVISOR_SOURCE],
-                user=SANDBOX_USER,
+                user=SUPERVISOR_USER,
                 stdin_open=True,  # with detach=False this also sets StdinOnce
                 detach=False,
                 tty=False,
                 labels=labels,
-                environment={"SRPO_SANDBOX_WORK": WORK_DIR, "SRPO_SANDBOX_WIPE": "/dev/shm"},
+                environment={
+                    "SRPO_SANDBOX_WORK": WORK_DIR,
+                    "SRPO_SANDBOX_WIPE": "/dev/shm:/dev/mqueue",
+                    "SRPO_SANDBOX_UIDS": f"{PROGRAM_UID}:{TEST_UID}",
+                },
                 working_dir=WORK_DIR,
                 hostname="sandbox",
                 stop_signal="SIGKILL",

@@ -1,7 +1,9 @@
 """Host side of a run: turn (program, spec) into a supervisor request, and its reply into verdicts.
 
-Expected outputs never leave the host: the supervisor reports what each case printed (or returned)
-and how it ended, and the comparison happens here, out of the program's reach.
+Expected stdout and `call` return values never leave the host: the supervisor reports what each
+case printed (or what the test process received as plain data) and how it ended, and the
+comparison happens here, out of the program's reach. `assert` cases are judged by the test
+process in the sandbox (judge.py); its report is what this module turns into a verdict.
 """
 
 from __future__ import annotations
@@ -10,7 +12,17 @@ import json
 import signal
 from typing import Any
 
-from sandbox.api import CallCase, RunResult, SandboxConfig, StdioCase, TestResult, TestSpec, Verdict
+from sandbox import plain
+from sandbox.api import (
+    AssertCase,
+    CallCase,
+    RunResult,
+    SandboxConfig,
+    StdioCase,
+    TestResult,
+    TestSpec,
+    Verdict,
+)
 
 # Slack on top of the per-case limits before the host gives up on a supervisor reply.
 CASE_OVERHEAD_S = 3.0
@@ -36,6 +48,7 @@ def build_request(run_id: int, program: str, spec: TestSpec, config: SandboxConf
         "language": spec.language,
         "program": program,
         "fn_name": spec.fn_name,
+        "entry_point": spec.entry_point,
         "cases": cases,
         "time_limit_s": time_limit(spec, config),
         "memory_mb": spec.memory_mb or config.memory_mb,
@@ -96,71 +109,104 @@ def _short(value: Any, n: int = 120) -> str:
 # ---------------------------------------------------------------- judging
 
 
+def _limit_verdict(spec: TestSpec, raw: dict[str, Any], config: SandboxConfig, error: str) -> tuple | None:
+    """(verdict, detail) when a limit ended the case, else None; `error` is its last error line."""
+    status = raw.get("status")
+    # The memory cap first: an OOM kill often shows up as a hang or a crash of what is left.
+    if raw.get("oom") or error.startswith("MemoryError"):
+        return Verdict.MEMORY_LIMIT, f"memory limit of {spec.memory_mb or config.memory_mb} MB exceeded"
+    if status == "timeout":
+        return Verdict.TIME_LIMIT, f"killed after {time_limit(spec, config):g}s wall time"
+    if raw.get("signal") == signal.SIGXCPU:
+        return Verdict.TIME_LIMIT, "CPU time limit exceeded"
+    if (
+        status == "output_limit"
+        or int(raw.get("stdout_size") or 0) > config.output_limit_bytes
+        or raw.get("signal") == signal.SIGXFSZ
+        or "[Errno 27] File too large" in str(raw.get("stderr_tail") or "")
+    ):
+        return Verdict.OUTPUT_LIMIT, f"output limit of {config.output_limit_bytes} bytes exceeded"
+    return None
+
+
+def _exit_detail(raw: dict[str, Any]) -> str:
+    sig = raw.get("signal")
+    if sig is not None:
+        return f"killed by signal {signal.Signals(sig).name if sig in signal.valid_signals() else sig}"
+    return f"exit code {raw.get('exit_code')}"
+
+
+def _judge_stdio(spec: TestSpec, case: StdioCase, raw: dict[str, Any], result) -> TestResult:
+    code = raw.get("exit_code")
+    if raw.get("status") == "signaled":
+        return result(Verdict.RUNTIME_ERROR, _exit_detail(raw))
+    if code != 0:
+        return result(
+            Verdict.RUNTIME_ERROR, _last_exception(str(raw.get("stderr_tail") or "")) or f"exit code {code}"
+        )
+    out = str(raw.get("stdout") or "")
+    if stdout_matches(out, case.output, spec.compare):
+        return result(Verdict.PASSED, "")
+    return result(Verdict.WRONG_ANSWER, f"expected {_short(case.output)}, got {_short(out)}")
+
+
+def _returned(case: CallCase, report: dict[str, Any], result) -> TestResult:
+    """Compare a call's return value (rebuilt from plain data) after a JSON round trip, as documented."""
+    try:
+        value = json.loads(json.dumps(plain.decode(str(report.get("value")))))
+    except (TypeError, ValueError) as e:
+        return result(Verdict.WRONG_ANSWER, f"return value is not JSON: {e}")
+    expected = json.loads(json.dumps(case.expected))
+    if json_equal(value, expected):
+        return result(Verdict.PASSED, "")
+    return result(Verdict.WRONG_ANSWER, f"expected {_short(expected)}, got {_short(value)}")
+
+
+def _judge_report(spec: TestSpec, case: CallCase | AssertCase, raw: dict[str, Any], result) -> TestResult:
+    """The verdict of a call/assert case from the test process's report."""
+    report = raw.get("report")
+    if not isinstance(report, dict):
+        return result(
+            Verdict.RUNTIME_ERROR, f"the test process ended without a verdict ({_exit_detail(raw)})"
+        )
+    kind, error = report.get("kind"), str(report.get("error") or "")
+    where = f" ({report['line']})" if report.get("line") else ""
+    if kind == "passed":
+        return result(Verdict.PASSED, "")
+    if kind == "returned" and isinstance(case, CallCase):
+        return _returned(case, report, result)
+    if kind == "crashed":
+        return result(Verdict.SANDBOX_ERROR, error)
+    if kind in ("assertion", "not_plain"):
+        return result(Verdict.WRONG_ANSWER, error + where)
+    if kind == "program_gone" and raw.get("exit_code") is not None:
+        error = f"{error} ({_exit_detail(raw)})"
+    return result(Verdict.RUNTIME_ERROR, error + where or f"unexpected report {kind!r}")
+
+
 def judge_case(spec: TestSpec, index: int, raw: dict[str, Any], config: SandboxConfig) -> TestResult:
     """Verdict of one case from the supervisor's raw report."""
     wall = float(raw.get("wall_s") or 0.0)
     stderr = str(raw.get("stderr_tail") or "")
     code = raw.get("exit_code")
-    status = raw.get("status")
 
     def result(verdict: Verdict, detail: str) -> TestResult:
         return TestResult(verdict, wall, stderr, detail, code)
 
-    if status == "error":
+    if raw.get("status") == "error":
         return result(Verdict.SANDBOX_ERROR, str(raw.get("message", "supervisor error")))
-    if status == "skipped":
+    if raw.get("status") == "skipped":
         return result(Verdict.SKIPPED, "not run: an earlier case did not finish cleanly (fail_fast)")
-    last = _last_exception(stderr)
-    # The memory cap first: an OOM kill often shows up as a hang or a crash of what is left.
-    if raw.get("oom") or last.startswith("MemoryError"):
-        return result(
-            Verdict.MEMORY_LIMIT, f"memory limit of {spec.memory_mb or config.memory_mb} MB exceeded"
-        )
-    if status == "timeout":
-        return result(Verdict.TIME_LIMIT, f"killed after {time_limit(spec, config):g}s wall time")
-    if raw.get("signal") == signal.SIGXCPU:
-        return result(Verdict.TIME_LIMIT, "CPU time limit exceeded")
-    if (
-        status == "output_limit"
-        or int(raw.get("stdout_size") or 0) > config.output_limit_bytes
-        or raw.get("signal") == signal.SIGXFSZ
-        or "[Errno 27] File too large" in stderr
-    ):
-        return result(Verdict.OUTPUT_LIMIT, f"output limit of {config.output_limit_bytes} bytes exceeded")
-    if status == "signaled":
-        name = (
-            signal.Signals(raw["signal"]).name
-            if raw.get("signal") in signal.valid_signals()
-            else raw.get("signal")
-        )
-        return result(Verdict.RUNTIME_ERROR, f"killed by signal {name}")
-    if code != 0:
-        if spec.format == "assert" and last.startswith("AssertionError"):
-            return result(Verdict.WRONG_ANSWER, last)
-        return result(Verdict.RUNTIME_ERROR, last or f"exit code {code}")
-
     case = spec.cases[index]
-    if spec.format == "stdio":
-        assert isinstance(case, StdioCase)
-        out = str(raw.get("stdout") or "")
-        if stdout_matches(out, case.output, spec.compare):
-            return result(Verdict.PASSED, "")
-        return result(Verdict.WRONG_ANSWER, f"expected {_short(case.output)}, got {_short(out)}")
-    if spec.format == "call":
-        assert isinstance(case, CallCase)
-        try:
-            reply = json.loads(raw.get("result") or "")
-        except ValueError:
-            return result(Verdict.RUNTIME_ERROR, "the program exited before the function returned")
-        if "unserializable" in reply:
-            return result(Verdict.WRONG_ANSWER, f"return value is not JSON: {reply['unserializable']}")
-        expected = json.loads(json.dumps(case.expected))
-        if json_equal(reply.get("value"), expected):
-            return result(Verdict.PASSED, "")
-        return result(Verdict.WRONG_ANSWER, f"expected {_short(expected)}, got {_short(reply.get('value'))}")
-    if raw.get("result") == "ok":
-        return result(Verdict.PASSED, "")
-    return result(Verdict.RUNTIME_ERROR, "the program exited before the test finished")
+    report = raw.get("report") if isinstance(raw.get("report"), dict) else {}
+    error = str(report.get("error") or "") if spec.format != "stdio" else _last_exception(stderr)
+    limited = _limit_verdict(spec, raw, config, error)
+    if limited is not None:
+        return result(*limited)
+    if isinstance(case, StdioCase):
+        return _judge_stdio(spec, case, raw, result)
+    assert isinstance(case, CallCase | AssertCase)
+    return _judge_report(spec, case, raw, result)
 
 
 def judge_run(spec: TestSpec, reply: dict[str, Any], config: SandboxConfig) -> RunResult:

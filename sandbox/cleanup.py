@@ -128,7 +128,7 @@ def _empty(top_fd: int, deadline: float) -> None:
             os.close(fd)
 
 
-def wipe(directory: str) -> bool:
+def wipe(directory: str, budget_s: float = WIPE_BUDGET_S) -> bool:
     """Empty `directory` (not the directory itself); True if it is provably empty afterwards."""
     try:
         top = os.open(directory, _DIR_FLAGS)
@@ -137,7 +137,7 @@ def wipe(directory: str) -> bool:
     except OSError:
         return False
     try:
-        _empty(top, time.monotonic() + WIPE_BUDGET_S)
+        _empty(top, time.monotonic() + budget_s)
         return not os.listdir(top)
     except OSError:
         return False

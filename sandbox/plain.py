@@ -10,12 +10,14 @@ one-key object naming its type, e.g. {"tuple": [1, 2]} or {"dict": [[1, "a"]]}.
 `decode` is the trusted direction: whatever bytes arrive, it returns exact builtin values or
 raises ValueError. `encode` also accepts subclasses of those types and sends their base value,
 so a Counter arrives as a dict and an IntEnum as an int.
-Stdlib only: this module is shipped into the sandbox (see bundle.py).
+Built on json's C encoder and scanner directly: the json package imports `re`, which costs
+a program's interpreter about as much as its own start. Stdlib only: this module is shipped into
+the sandbox (see bundle.py).
 """
 
 from __future__ import annotations
 
-import json
+import _json
 
 BIG_INT_BITS = 1000  # larger ints travel as hex: decimal conversion is capped (and quadratic) in 3.11+
 
@@ -55,10 +57,20 @@ def _plain(v: object, depth: int) -> object:
     raise NotPlainData(f"a {t.__name__} is not plain data")
 
 
+def _refuse(v: object) -> object:
+    raise NotPlainData(f"a {type(v).__name__} is not plain data")
+
+
+# json.dumps(separators=(",", ":")) without the json package: floats as repr, nan/inf allowed
+_ENCODER = _json.make_encoder(
+    None, _refuse, _json.encode_basestring_ascii, None, ":", ",", False, False, True
+)
+
+
 def encode(value: object) -> str:
     """One line of JSON text for a plain value; raises NotPlainData."""
     try:
-        return json.dumps(_plain(value, 0), separators=(",", ":"))
+        return "".join(_ENCODER(_plain(value, 0), 0))
     except RecursionError:
         raise NotPlainData("nested too deeply") from None
 
@@ -99,9 +111,31 @@ def _tagged(obj: dict) -> object:
     return convert(v)
 
 
+class _ScanContext:
+    """What json's C scanner reads from a JSONDecoder: strict strings, our tags, plain numbers."""
+
+    strict = True
+    object_hook = staticmethod(_tagged)
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = staticmethod(
+        {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}.__getitem__
+    )
+
+
+_SCAN = _json.make_scanner(_ScanContext())
+
+
 def decode(text: str | bytes) -> object:
     """Fresh builtin values from encode's text; ValueError for anything else."""
     try:
-        return json.loads(text, object_hook=_tagged)
-    except (TypeError, ValueError, RecursionError, OverflowError, IndexError) as e:
+        text = text.decode("utf-8") if isinstance(text, bytes | bytearray) else text
+        value, end = _SCAN(text, 0)
+        if end != len(text):
+            raise ValueError(f"extra data at {end}")
+        return value
+    except StopIteration as e:
+        raise ValueError(f"malformed plain data: no value at {e.value}") from None
+    except (TypeError, ValueError, RecursionError, OverflowError, IndexError, UnicodeError) as e:
         raise ValueError(f"malformed plain data: {type(e).__name__}: {str(e)[:200]}") from None

@@ -120,7 +120,7 @@ def main() -> None:
         line = calls.readline()
         if not line:  # the test is over
             os._exit(0)
-        reply = _answer(namespace, plain.decode(line), mode == "call")
+        reply = _answer(namespace, plain.decode(line.rstrip(b"\n")), mode == "call")
         sys.stdout.flush()
         sys.stderr.flush()
         _send(reply_fd, reply)

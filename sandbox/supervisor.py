@@ -18,12 +18,10 @@ each case printed or returned and how it ended, and the host judges. `assert` te
 only in the test process.
 """
 
-import base64
 import contextlib
 import ctypes
 import itertools
 import json
-import marshal
 import os
 import resource
 import selectors
@@ -59,10 +57,8 @@ CASE_IDS = itertools.count()
 # ships; an image with another toolchain adds its row here and to SUPPORTED_LANGUAGES in api.py.
 STDIO_COMMANDS = {"python": (sys.executable, "-I", "prog.py")}
 
-# call/assert programs start under runner.py, compiled once here and passed as marshalled code:
-# compiling it in every program's interpreter would cost a few ms per test.
-RUNNER_CODE = base64.b64encode(marshal.dumps(compile(bundle.runner_source(), "<runner>", "exec"))).decode()
-RUNNER_BOOT = "import binascii, marshal, sys; exec(marshal.loads(binascii.a2b_base64(sys.argv.pop(1))))"
+# call/assert programs start under runner.py, compiled once here (bundle.py)
+RUNNER_PAYLOAD = bundle.runner_payload()
 
 
 def _make_undumpable() -> None:
@@ -72,7 +68,7 @@ def _make_undumpable() -> None:
 
 
 def _empty_bounding_set() -> None:
-    """Drop every capability from the bounding set (we keep ours): no child can ever gain one."""
+    """Drop every capability from the bounding set, so nothing this process execs can gain one."""
     libc = ctypes.CDLL(None, use_errno=True)
     for cap in range(64):
         if (
@@ -98,6 +94,21 @@ def _oom_kills() -> int:
 
 
 PRLIMIT = shutil.which("prlimit", path="/usr/bin:/bin:/usr/sbin:/sbin")
+SETPRIV = shutil.which("setpriv", path="/usr/bin:/bin:/usr/sbin:/sbin")
+
+
+def _as_program_uid(argv: list) -> tuple:
+    """argv that starts as the program uid with an empty capability bounding set, and the uid for
+    Popen when that has to do it instead.
+
+    util-linux `setpriv` in front keeps Popen's vfork path; Popen(user=...) must fork the whole
+    supervisor, which costs more per test (benchmarks/results/sandbox.md)."""
+    if PROGRAM_UID is None:
+        return argv, None
+    if SETPRIV:
+        ids = [f"--reuid={PROGRAM_UID}", f"--regid={PROGRAM_UID}", "--clear-groups", "--bounding-set=-all"]
+        return [SETPRIV, *ids, *argv], None
+    return argv, PROGRAM_UID
 
 
 def _rlimits(memory_mb: int, fsize: int, nproc: int) -> dict:
@@ -149,6 +160,7 @@ def _start_test_process(req: dict, case: dict, fds: tuple, limits: dict, cpu_s: 
                 with contextlib.suppress(OSError):
                     os.close(int(name))
         if TEST_UID is not None:
+            _empty_bounding_set()
             os.setgroups([])
             os.setgid(TEST_UID)
             os.setuid(TEST_UID)  # drops every capability; the kernel also marks us undumpable
@@ -270,29 +282,7 @@ def _collect(proc, deadline: float, out_limit: int, err_keep: int, report_fd=Non
     }
 
 
-def _program_argv(req: dict, case: dict, case_dir: str, pipes: tuple) -> list:
-    """The program's command line, after writing what it reads into its case dir."""
-    if req["format"] != "stdio":
-        call_r, reply_w = pipes
-        return [
-            sys.executable,
-            "-I",
-            "-c",
-            RUNNER_BOOT,
-            RUNNER_CODE,
-            req["format"],
-            str(call_r),
-            str(reply_w),
-        ]
-    with open(os.path.join(case_dir, ".stdin"), "w", encoding="utf-8") as f:
-        f.write(case["input"])
-    command = STDIO_COMMANDS.get(req.get("language") or "python")
-    if command is None:
-        raise LookupError(f"language {req.get('language')!r} is not in this image")
-    return list(command)
-
-
-def _spawn(argv: list, case_dir: str, stdin_path: str, pass_fds: tuple, preexec) -> subprocess.Popen:
+def _spawn(argv: list, case_dir: str, stdin_path: str, pass_fds: tuple, preexec, uid) -> subprocess.Popen:
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
@@ -311,9 +301,9 @@ def _spawn(argv: list, case_dir: str, stdin_path: str, pass_fds: tuple, preexec)
             pass_fds=pass_fds,
             start_new_session=True,
             preexec_fn=preexec,
-            user=PROGRAM_UID,
-            group=PROGRAM_UID,
-            extra_groups=[] if PROGRAM_UID is not None else None,
+            user=uid,
+            group=uid,
+            extra_groups=[] if uid is not None else None,
         )
     _prefer_as_oom_victim(proc.pid)
     return proc
@@ -332,16 +322,8 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
     try:
         if judged:
             call_r, call_w, reply_r, reply_w, report_r, report_w = pipes
-            argv = [
-                sys.executable,
-                "-I",
-                "-c",
-                RUNNER_BOOT,
-                RUNNER_CODE,
-                req["format"],
-                str(call_r),
-                str(reply_w),
-            ]
+            argv = [sys.executable, "-I", "-c", bundle.RUNNER_BOOT, RUNNER_PAYLOAD, req["format"]]
+            argv += [str(call_r), str(reply_w)]
             stdin_path, pass_fds = os.devnull, (call_r, reply_w)
         else:
             command = STDIO_COMMANDS.get(req.get("language") or "python")
@@ -358,9 +340,10 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
             os.chmod(case_dir, 0o711)
         oom_before = _oom_kills()
         argv, preexec = _limited(argv, limits, cpu_s)
+        argv, uid = _as_program_uid(argv)
         start = time.monotonic()
         try:
-            proc = _spawn(argv, case_dir, stdin_path, pass_fds, preexec)
+            proc = _spawn(argv, case_dir, stdin_path, pass_fds, preexec, uid)
         except OSError as e:
             return {"status": "error", "message": f"could not start the program: {e}", "wall_s": 0.0}
         test_pid = None
@@ -466,8 +449,6 @@ def main() -> None:
         # PID 1 only receives the signals it handles: drop Python's SIGINT handler so a program
         # cannot interrupt us (SIGKILL and SIGSTOP from inside the namespace are ignored anyway).
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        with contextlib.suppress(OSError):
-            _empty_bounding_set()
     os.makedirs(WORK_ROOT, exist_ok=True)
     if os.stat(WORK_ROOT).st_uid == os.getuid():
         os.chmod(WORK_ROOT, 0o711)  # programs may enter their case dir, never create beside it

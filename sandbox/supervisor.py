@@ -70,11 +70,10 @@ def _make_undumpable() -> None:
 def _empty_bounding_set() -> None:
     """Drop every capability from the bounding set, so nothing this process execs can gain one."""
     libc = ctypes.CDLL(None, use_errno=True)
+    pr_capbset_drop, einval = 24, 22
     for cap in range(64):
-        if (
-            libc.prctl(24, cap, 0, 0, 0) != 0 and ctypes.get_errno() == 22
-        ):  # PR_CAPBSET_DROP; EINVAL: no such cap
-            break
+        if libc.prctl(pr_capbset_drop, cap, 0, 0, 0) != 0 and ctypes.get_errno() == einval:
+            break  # past the last capability this kernel knows
 
 
 def _oom_kills() -> int:
@@ -131,10 +130,8 @@ def _limited(argv: list, limits: dict, cpu_s: int) -> tuple:
 
 
 def _set_rlimits(limits: dict, cpu_s: int) -> None:
-    names = {"as": "RLIMIT_AS", "fsize": "RLIMIT_FSIZE", "core": "RLIMIT_CORE", "nofile": "RLIMIT_NOFILE"}
-    names["nproc"] = "RLIMIT_NPROC"
     for k, v in limits.items():
-        resource.setrlimit(getattr(resource, names[k]), (v, v))
+        resource.setrlimit(getattr(resource, f"RLIMIT_{k.upper()}"), (v, v))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
 
 
@@ -347,12 +344,12 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
         except OSError as e:
             return {"status": "error", "message": f"could not start the program: {e}", "wall_s": 0.0}
         test_pid = None
-        if judged:
-            test_pid = _start_test_process(req, case, (call_w, reply_r, report_w), limits, cpu_s)
-            for fd in (call_r, call_w, reply_r, reply_w, report_w):  # each end stays with its user only
-                os.close(fd)
-            pipes = [report_r]
         try:
+            if judged:
+                test_pid = _start_test_process(req, case, (call_w, reply_r, report_w), limits, cpu_s)
+                for fd in (call_r, call_w, reply_r, reply_w, report_w):  # each end stays with its user
+                    os.close(fd)
+                pipes = [report_r]
             got = _collect(
                 proc, start + time_limit, limit, int(req["stderr_tail"]), pipes[0] if judged else None
             )
@@ -433,6 +430,8 @@ def handle_run(req: dict) -> dict:
         if res["status"] in ("timeout", "error", "output_limit"):
             dirty.append(res["status"])
         dirty += ["oom"] * bool(res.get("oom")) + ["leftover processes"] * bool(res.get("leftover"))
+        if (res.get("report") or {}).get("kind") == "crashed":  # the test process could not start
+            dirty.append("test process failed")
         cases.append(res)
     return {
         "op": "result",

@@ -19,7 +19,7 @@ import sys
 import tempfile
 
 from sandbox.api import SandboxConfig, SandboxUnavailable
-from sandbox.docker_backend import SUPERVISOR_SOURCE
+from sandbox.bundle import supervisor_source
 from sandbox.pool import PooledSandbox, Worker, WorkerDied
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class LocalWorker(Worker):
             env |= {"SRPO_SANDBOX_UIDS": ROOT_UIDS, "SRPO_SANDBOX_NPROC": "1"}
         try:
             self.proc = subprocess.Popen(
-                [*prefix, interpreter(), "-I", "-c", SUPERVISOR_SOURCE],
+                [*prefix, interpreter(), "-I", "-c", supervisor_source()],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,

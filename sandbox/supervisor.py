@@ -68,7 +68,7 @@ def _make_undumpable() -> None:
 
 
 def _empty_bounding_set() -> None:
-    """Drop every capability from the bounding set, so nothing this process execs can gain one."""
+    """Drop every capability from the bounding set (ours stay): no process we start can gain one."""
     libc = ctypes.CDLL(None, use_errno=True)
     pr_capbset_drop, einval = 24, 22
     for cap in range(64):
@@ -93,21 +93,27 @@ def _oom_kills() -> int:
 
 
 PRLIMIT = shutil.which("prlimit", path="/usr/bin:/bin:/usr/sbin:/sbin")
-SETPRIV = shutil.which("setpriv", path="/usr/bin:/bin:/usr/sbin:/sbin")
 
 
-def _as_program_uid(argv: list) -> tuple:
-    """argv that starts as the program uid with an empty capability bounding set, and the uid for
-    Popen when that has to do it instead.
+@contextlib.contextmanager
+def _as_program_uid():
+    """Spawn with the program's uid and gid as our real and effective ids, the saved ones still 0.
 
-    util-linux `setpriv` in front keeps Popen's vfork path; Popen(user=...) must fork the whole
-    supervisor, which costs more per test (benchmarks/results/sandbox.md)."""
+    Popen then keeps its vfork path, and exec makes all three ids the program's (no capability
+    survives it: no file capabilities, and main() emptied the bounding set); we switch back at once.
+    Popen(user=...) would fork the whole supervisor, util-linux setpriv cost another exec: about
+    2 and 1.5 ms per test here. No program process is alive while we wear its uid."""
     if PROGRAM_UID is None:
-        return argv, None
-    if SETPRIV:
-        ids = [f"--reuid={PROGRAM_UID}", f"--regid={PROGRAM_UID}", "--clear-groups", "--bounding-set=-all"]
-        return [SETPRIV, *ids, *argv], None
-    return argv, PROGRAM_UID
+        yield
+        return
+    uids, gids = os.getresuid(), os.getresgid()
+    os.setresgid(PROGRAM_UID, PROGRAM_UID, gids[2])
+    os.setresuid(PROGRAM_UID, PROGRAM_UID, uids[2])
+    try:
+        yield
+    finally:
+        os.setresuid(*uids)  # allowed: the saved uid is still ours; capabilities come back with it
+        os.setresgid(*gids)
 
 
 def _rlimits(memory_mb: int, fsize: int, nproc: int) -> dict:
@@ -157,7 +163,6 @@ def _start_test_process(req: dict, case: dict, fds: tuple, limits: dict, cpu_s: 
                 with contextlib.suppress(OSError):
                     os.close(int(name))
         if TEST_UID is not None:
-            _empty_bounding_set()
             os.setgroups([])
             os.setgid(TEST_UID)
             os.setuid(TEST_UID)  # drops every capability; the kernel also marks us undumpable
@@ -279,7 +284,7 @@ def _collect(proc, deadline: float, out_limit: int, err_keep: int, report_fd=Non
     }
 
 
-def _spawn(argv: list, case_dir: str, stdin_path: str, pass_fds: tuple, preexec, uid) -> subprocess.Popen:
+def _spawn(argv: list, case_dir: str, stdin_path: str, pass_fds: tuple, preexec) -> subprocess.Popen:
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
@@ -287,7 +292,7 @@ def _spawn(argv: list, case_dir: str, stdin_path: str, pass_fds: tuple, preexec,
         "TMPDIR": case_dir,
         "MALLOC_ARENA_MAX": "2",  # per-thread malloc arenas would eat the address-space limit
     }
-    with open(stdin_path, "rb") as fin:
+    with open(stdin_path, "rb") as fin, _as_program_uid():
         proc = subprocess.Popen(
             argv,
             stdin=fin,
@@ -298,9 +303,6 @@ def _spawn(argv: list, case_dir: str, stdin_path: str, pass_fds: tuple, preexec,
             pass_fds=pass_fds,
             start_new_session=True,
             preexec_fn=preexec,
-            user=uid,
-            group=uid,
-            extra_groups=[] if uid is not None else None,
         )
     _prefer_as_oom_victim(proc.pid)
     return proc
@@ -337,10 +339,9 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
             os.chmod(case_dir, 0o711)
         oom_before = _oom_kills()
         argv, preexec = _limited(argv, limits, cpu_s)
-        argv, uid = _as_program_uid(argv)
         start = time.monotonic()
         try:
-            proc = _spawn(argv, case_dir, stdin_path, pass_fds, preexec, uid)
+            proc = _spawn(argv, case_dir, stdin_path, pass_fds, preexec)
         except OSError as e:
             return {"status": "error", "message": f"could not start the program: {e}", "wall_s": 0.0}
         test_pid = None
@@ -448,6 +449,9 @@ def main() -> None:
         # PID 1 only receives the signals it handles: drop Python's SIGINT handler so a program
         # cannot interrupt us (SIGKILL and SIGSTOP from inside the namespace are ignored anyway).
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if PROGRAM_UID is not None:  # no child inherits our groups, or can gain a capability by exec
+        os.setgroups([])
+        _empty_bounding_set()
     os.makedirs(WORK_ROOT, exist_ok=True)
     if os.stat(WORK_ROOT).st_uid == os.getuid():
         os.chmod(WORK_ROOT, 0o711)  # programs may enter their case dir, never create beside it

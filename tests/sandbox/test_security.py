@@ -294,6 +294,7 @@ def test_privilege_escalation_attempts(sb):
                 return True
         status = dict(line.split(":\\t", 1) for line in open("/proc/self/status").read().splitlines() if ":\\t" in line)
         print("uid", os.getuid(), os.geteuid(), "caps", status["CapEff"].strip(), status["CapBnd"].strip())
+        print("ids", os.getresuid(), os.getresgid(), os.getgroups(), status["CapPrm"].strip(), status["CapAmb"].strip())
         print("nnp", status["NoNewPrivs"].strip())
         print("setuid0", fails(lambda: os.setuid(0)))
         print("ptrace1", fails(lambda: libc.ptrace(16, 1, 0, 0)))
@@ -316,7 +317,9 @@ def test_privilege_escalation_attempts(sb):
         print("setuid_files", setuid_files)
     """
     expected = (
-        "uid 10001 10001 caps 0000000000000000 0000000000000000\nnnp 1\nsetuid0 True\nptrace1 True\n"
+        "uid 10001 10001 caps 0000000000000000 0000000000000000\n"
+        "ids (10001, 10001, 10001) (10001, 10001, 10001) [] 0000000000000000 0000000000000000\n"
+        "nnp 1\nsetuid0 True\nptrace1 True\n"
         "mem1 True\nenviron1 True\nfd1 True True\nmount True\nunshare_user True\nchroot True\nsetuid_files []\n"
     )
     t, _ = run(sb, program, expected, time_limit_s=10)

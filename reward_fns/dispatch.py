@@ -142,9 +142,7 @@ def _result(
 
 
 def _math_opts(cfg: RewardConfig) -> dict[str, Any]:
-    opts = asdict(cfg.math)
-    opts["answer_patterns"] = list(cfg.math.answer_patterns)
-    return opts
+    return asdict(cfg.math)
 
 
 def _pool(cfg: RewardConfig):

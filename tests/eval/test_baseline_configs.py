@@ -74,6 +74,8 @@ def test_eval_config_overlay_and_override_order() -> None:
     assert cfg.trainer.val_before_train and cfg.actor_rollout_ref.rollout.val_kwargs.do_sample
     assert cfg.actor_rollout_ref.rollout.val_kwargs.n == 8  # from eval.yaml over embedded's 1
     assert cfg.trainer.total_training_steps == 40  # the rest is embedded's
+    kwargs = cfg.reward.custom_reward_function.reward_kwargs
+    assert kwargs.math.mode == "lenient" and kwargs.code.sandbox.pool_size == 2  # both layers kept
     load_srpo_config(cfg.srpo)
 
 

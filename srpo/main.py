@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 
 def _select_cpu_platform_without_gpu() -> None:
@@ -39,9 +38,10 @@ import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from srpo.embedded_setup import finish_run, prepare_run  # noqa: E402
+from srpo.paths import config_dir  # noqa: E402
 from srpo.preflight import PreflightError, run_preflight  # noqa: E402
 
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+CONFIG_DIR = str(config_dir())
 DEFAULT_CONFIG = "embedded"
 
 

@@ -9,7 +9,10 @@ a failure is logged as a warning, so one broken part neither hides nor disables 
 import importlib
 import logging
 
+from srpo.console import quiet_known_warnings
+
 logger = logging.getLogger(__name__)
+quiet_known_warnings()  # before the registrations below import verl's engines, which warn
 
 REGISTRATIONS = (
     "srpo.cpu.plugin",  # VERL_PLATFORM=cpu: platform, cpu engines, shims (first: before any get_platform())

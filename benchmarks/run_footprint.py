@@ -32,18 +32,42 @@ from srpo.cpu.memory import TreeMemorySampler  # noqa: E402
 GB = 1e9
 # Human names for the roles srpo.cpu.memory reads from command lines (Ray titles, scripts).
 ROLE_NAMES = {
-    "srpo.main": "driver (python -m srpo.main)",
-    "ray::TaskRunner": "verl TaskRunner (trainer loop)",
-    "ray::WorkerDict": "FSDP workers (actor, reference)",
-    "ray::vLLMHttpServer": "vLLM server",
+    "srpo.main": "driver (`python -m srpo.main`)",
+    "ray::TaskRunnerV1": "verl task runner (the trainer loop)",
+    "ray::WorkerDict": "FSDP worker (actor; a reference model would be here too)",
+    "ray::CPUvLLMHttpServer": "vLLM HTTP server (Ray actor)",
     "VLLM::EngineCore": "vLLM engine core",
-    "ray::AgentLoopWorker": "agent loop workers",
-    "ray::RewardLoopWorker": "reward workers",
+    "VLLM::Worker": "vLLM model worker",
+    "ray::AgentLoopWorkerTQ": "agent loop worker",
+    "ray::GlobalRequestLoadBalancer": "rollout load balancer",
+    "ray::RewardLoopWorker": "reward worker",
     "ray::TransferQueueController": "TransferQueue controller",
-    "ray::SimpleStorageUnit": "TransferQueue storage units",
+    "ray::SimpleStorageUnit": "TransferQueue storage unit",
+    "ray::IDLE": "idle Ray workers",
+    "ray::DashboardAgent": "Ray dashboard agent",
+    "ray::RuntimeEnvAgent": "Ray runtime-env agent",
+    "dashboard.py": "Ray dashboard",
     "gcs_server": "Ray GCS",
     "raylet": "Ray raylet",
+    "monitor.py": "Ray autoscaler monitor",
+    "log_monitor.py": "Ray log monitor",
 }
+
+
+def role_name(role: str) -> str:
+    """A reader's name for a role; Ray's dashboard modules (one process each) are grouped."""
+    if role.startswith("ray-dashboard-"):
+        return "Ray dashboard modules"
+    return ROLE_NAMES.get(role, role)
+
+
+def grouped_roles(record: dict) -> dict[str, tuple[int, float]]:
+    """Display name -> (processes, summed per-process peak PSS in GB)."""
+    groups: dict[str, tuple[int, float]] = {}
+    for role, got in record["roles"].items():
+        n, gb = groups.get(role_name(role), (0, 0.0))
+        groups[role_name(role)] = (n + got["processes"], gb + got["peak_pss_gb"])
+    return groups
 
 
 def shape(line: str) -> str:
@@ -132,13 +156,12 @@ def compare(a: dict, b: dict) -> str:
         f"| role | {a['label']} | {b['label']} |",
         "| --- | ---: | ---: |",
     ]
-    roles = list(dict.fromkeys([*a["roles"], *b["roles"]]))
-    for role in roles:
-        cells = []
-        for rec in (a, b):
-            got = rec["roles"].get(role)
-            cells.append(f"{got['peak_pss_gb']:.2f} ({got['processes']})" if got else "-")
-        rows.append(f"| {ROLE_NAMES.get(role, role)} | {cells[0]} | {cells[1]} |")
+    ga, gb = grouped_roles(a), grouped_roles(b)
+    for name in sorted({*ga, *gb}, key=lambda n: -max(ga.get(n, (0, 0.0))[1], gb.get(n, (0, 0.0))[1])):
+        cells = [f"{g[name][1]:.2f} ({g[name][0]})" if name in g else "-" for g in (ga, gb)]
+        rows.append(f"| {name} | {cells[0]} | {cells[1]} |")
+    total = [sum(gb_ for _, gb_ in g.values()) for g in (ga, gb)]
+    rows.append(f"| sum of per-process peaks | {total[0]:.2f} | {total[1]:.2f} |")
     return "\n".join(rows) + "\n"
 
 

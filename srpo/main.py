@@ -108,7 +108,12 @@ def train(config: DictConfig) -> None:
     )
     set_worker_env(config)
     with _console(config, out_dir):
-        run_ppo(config, task_runner_class=TaskRunnerV1)
+        try:
+            run_ppo(config, task_runner_class=TaskRunnerV1)
+        finally:
+            import ray
+
+            ray.shutdown()  # inside the console filter: the workers' last words go to console.log
     finish_run(out_dir)
 
 

@@ -117,3 +117,29 @@ def test_filter_keeps_everything_in_the_log_and_little_on_the_terminal(tmp_path:
     ]
     logged = log.read_text()
     assert "(WorkerDict pid=7) noise" in logged and "noise 2" in logged and STEP in logged
+
+
+def test_workers_get_transfer_queue_threads_and_verbosity(monkeypatch):
+    """TransferQueue warns at every put/get when its 8 threads exceed the physical cores: size it to them."""
+    import psutil
+    from hydra import compose, initialize_config_dir
+
+    from srpo.main import CONFIG_DIR, set_worker_env
+
+    monkeypatch.delenv("TQ_NUM_THREADS", raising=False)
+    monkeypatch.delenv("SRPO_VERBOSE", raising=False)
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
+        config = compose(config_name="embedded")
+    set_worker_env(config)
+    env = config.ray_kwargs.ray_init.runtime_env.env_vars
+    threads = env["TQ_NUM_THREADS"]
+    assert threads == str(min(8, psutil.cpu_count(logical=False)))
+    assert env.SRPO_VERBOSE == "0" and env.MALLOC_ARENA_MAX == "2"  # the yaml's own entry stays
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
+        config = compose(
+            config_name="embedded",
+            overrides=["srpo.verbose=true", "+ray_kwargs.ray_init.runtime_env.env_vars.TQ_NUM_THREADS=3"],
+        )
+    set_worker_env(config)
+    env = config.ray_kwargs.ray_init.runtime_env.env_vars
+    assert env.TQ_NUM_THREADS == 3 and env.SRPO_VERBOSE == "1" and os.environ["SRPO_VERBOSE"] == "1"

@@ -100,6 +100,8 @@ class SRPOConfig:
     skipping: SkippingConfig = field(default_factory=SkippingConfig)
     # How often verl's replay buffer checks whether a step's rollouts are all scored (verl: 2 s).
     replay_poll_interval_s: float = 0.5
+    # Print everything verl, Ray and vLLM print (default: a short console, all of it in console.log).
+    verbose: bool = False
 
     def validate(self) -> SRPOConfig:
         """Check values that types alone cannot; raise ``SRPOConfigError`` naming the key."""

@@ -29,11 +29,32 @@ def prepare_run(config: DictConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     with open_dict(config):
         config.output_dir = str(out)
+    if OmegaConf.select(config, "trainer.resume_mode", default="auto") == "disable":
+        _set_aside_earlier_metrics(out)
     os.environ["VERL_FILE_LOGGER_PATH"] = str(out / f"metrics-{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
     os.environ.setdefault("TENSORBOARD_DIR", str(out / "tensorboard"))
     if OmegaConf.select(config, "embedded.enable", default=False):
         _prepare_embedded(config)
     return out
+
+
+def _set_aside_earlier_metrics(out: Path) -> None:
+    """A run that starts from scratch (``trainer.resume_mode=disable``) reports only its own metrics.
+
+    The report reads every ``metrics-*.jsonl`` in the folder (a resumed run appends a new file), so
+    the files of an earlier run there would mix into this one's table; they move to ``earlier-runs/``.
+    """
+    earlier = sorted(out.glob("metrics-*.jsonl"))
+    if not earlier:
+        return
+    aside = out / "earlier-runs"
+    aside.mkdir(exist_ok=True)
+    for path in earlier:
+        path.rename(aside / path.name)
+    print(
+        f"srpo: trainer.resume_mode=disable: moved {len(earlier)} earlier metrics file(s) to {aside}",
+        flush=True,
+    )
 
 
 def _prepare_embedded(config: DictConfig) -> None:

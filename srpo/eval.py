@@ -24,6 +24,7 @@ from typing import Any
 from tqdm import tqdm
 
 from srpo.passk import SourceScores, score_groups
+from srpo.paths import config_dir
 
 
 class EvalError(ValueError):
@@ -201,7 +202,7 @@ def _print_table(report: dict[str, Any]) -> None:
         print(f"  {name:<18} {s['n_problems']:>8} {s['avg_at_k']:>7.3f} {cells}")
 
 
-EVAL_OVERLAY = Path(__file__).resolve().parent.parent / "configs" / "eval.yaml"
+EVAL_OVERLAY = config_dir() / "eval.yaml"
 
 
 def _override_key(override: str) -> str:

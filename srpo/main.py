@@ -33,16 +33,59 @@ def _select_cpu_platform_without_gpu() -> None:
         os.environ.update(cpu_env())
 
 
+def _verbose_from_command_line() -> None:
+    """``srpo.verbose=true`` must act before Hydra reads it: composing the config imports verl."""
+    if any(arg.lower() in ("srpo.verbose=true", "++srpo.verbose=true") for arg in sys.argv[1:]):
+        os.environ["SRPO_VERBOSE"] = "1"
+
+
 _select_cpu_platform_without_gpu()
+_verbose_from_command_line()
+
+import contextlib  # noqa: E402
 
 import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
+import psutil  # noqa: E402
+from omegaconf import DictConfig, OmegaConf, open_dict  # noqa: E402
 
+from srpo.console import VERBOSE_ENV, ConsoleFilter, verbose  # noqa: E402
 from srpo.embedded_setup import finish_run, prepare_run  # noqa: E402
+from srpo.paths import config_dir  # noqa: E402
 from srpo.preflight import PreflightError, run_preflight  # noqa: E402
 
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+CONFIG_DIR = str(config_dir())
 DEFAULT_CONFIG = "embedded"
+
+
+WORKER_ENV_KEY = "ray_kwargs.ray_init.runtime_env.env_vars"
+
+
+def set_worker_env(config: DictConfig) -> None:
+    """Environment every Ray worker gets (``ray_kwargs.ray_init.runtime_env.env_vars``), unless set.
+
+    * ``TQ_NUM_THREADS``: TransferQueue sizes its torch thread pools at 8 and warns at every put and
+      get where the machine has fewer physical cores (thousands of lines a run on 2 cores); the
+      machine's own count is what it falls back to anyway.
+    * ``SRPO_VERBOSE``: ``srpo.verbose``, read by the plug-in in each worker (srpo.console).
+    """
+    env = OmegaConf.select(config, WORKER_ENV_KEY, default=None) or {}
+    wanted = {"TQ_NUM_THREADS": str(min(8, psutil.cpu_count(logical=False) or 1))}
+    wanted[VERBOSE_ENV] = os.environ[VERBOSE_ENV] = "1" if run_is_verbose(config) else "0"
+    with open_dict(config):
+        runtime_env = config.ray_kwargs.ray_init.runtime_env
+        if runtime_env.get("env_vars") is None:
+            runtime_env.env_vars = {}
+        for key, value in wanted.items():
+            if key not in env and (key == VERBOSE_ENV or key not in os.environ):
+                runtime_env.env_vars[key] = value
+
+
+def run_is_verbose(config: DictConfig) -> bool:
+    return bool(OmegaConf.select(config, "srpo.verbose", default=False)) or verbose()
+
+
+def _console(config: DictConfig, out_dir: Path) -> contextlib.AbstractContextManager:
+    return contextlib.nullcontext() if run_is_verbose(config) else ConsoleFilter(out_dir / "console.log")
 
 
 def train(config: DictConfig) -> None:
@@ -63,7 +106,14 @@ def train(config: DictConfig) -> None:
     validate_config(
         config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config)
     )
-    run_ppo(config, task_runner_class=TaskRunnerV1)
+    set_worker_env(config)
+    with _console(config, out_dir):
+        try:
+            run_ppo(config, task_runner_class=TaskRunnerV1)
+        finally:
+            import ray
+
+            ray.shutdown()  # inside the console filter: the workers' last words go to console.log
     finish_run(out_dir)
 
 

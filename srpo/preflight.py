@@ -6,8 +6,9 @@ that hides the cause. Everything here runs on the driver in a second or two.
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,102 @@ def check_trainer_wiring(config: DictConfig) -> None:
         raise PreflightError(
             "trainer.v1.trainer_mode=srpo needs verl's v1 trainer, but trainer.use_v1=false. "
             "Set trainer.use_v1=true."
+        )
+
+
+def _unknown_name(key: str, value: Any, valid: Collection[str], what: str) -> PreflightError:
+    close = difflib.get_close_matches(str(value), list(valid), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return PreflightError(
+        f"{key}={value!r} is not a registered {what}; valid: {', '.join(sorted(valid))}.{hint}"
+    )
+
+
+def check_registered_names(config: DictConfig) -> None:
+    """The advantage estimator and trainer mode are in verl's registries (ours come from the plug-in).
+
+    verl looks both up only inside the Ray task runner, a minute or more after start; the registries
+    are the same dicts verl reads, filled by ``import verl`` (which loads our ``verl.plugins`` entry).
+    """
+    import verl  # noqa: F401  (loads the verl.plugins entry points, ours included)
+    from verl.trainer.ppo.core_algos import ADV_ESTIMATOR_REGISTRY
+    from verl.trainer.ppo.v1 import trainer_base
+
+    not_loaded = (
+        " srpo's own names are missing: its verl plug-in did not load (see the warning above; is srpo "
+        "installed in this environment, `pip install -e .`?)."
+    )
+    estimator = OmegaConf.select(config, "algorithm.adv_estimator")
+    if estimator not in ADV_ESTIMATOR_REGISTRY:
+        err = _unknown_name(
+            "algorithm.adv_estimator", estimator, ADV_ESTIMATOR_REGISTRY, "advantage estimator"
+        )
+        raise PreflightError(f"{err}{not_loaded if 'srpo' not in ADV_ESTIMATOR_REGISTRY else ''}")
+    if not OmegaConf.select(config, "trainer.use_v1", default=True):
+        return
+    mode = OmegaConf.select(config, "trainer.v1.trainer_mode")
+    if mode not in trainer_base.TRAINER_REGISTRY:
+        err = _unknown_name("trainer.v1.trainer_mode", mode, trainer_base.TRAINER_REGISTRY, "verl trainer")
+        raise PreflightError(f"{err}{not_loaded if 'srpo' not in trainer_base.TRAINER_REGISTRY else ''}")
+
+
+REWARD_KEY = "reward.custom_reward_function"
+OUR_REWARD_MODULE = "reward_fns.dispatch"
+
+
+def check_reward_function(config: DictConfig) -> None:
+    """The custom reward function loads the way verl will load it; our own also gets its kwargs validated."""
+    from verl.utils.import_utils import load_extern_object
+
+    path = OmegaConf.select(config, f"{REWARD_KEY}.path")
+    if not path:
+        return  # verl's built-in scorers by data_source
+    name = OmegaConf.select(config, f"{REWARD_KEY}.name", default=None) or "compute_score"
+    try:
+        fn = load_extern_object(module_path=str(path), object_name=str(name))
+    except Exception as err:  # verl's loader raises FileNotFoundError, ImportError, AttributeError, ...
+        raise PreflightError(
+            f"{REWARD_KEY}.path={path!r} (name={name!r}) does not load: {type(err).__name__}: {err}. "
+            f"srpo's rewards are {REWARD_KEY}.path=pkg://{OUR_REWARD_MODULE}."
+        ) from None
+    if not callable(fn):
+        raise PreflightError(f"{REWARD_KEY}.name={name!r} in {path!r} is not a function")
+    if getattr(fn, "__module__", None) != OUR_REWARD_MODULE:
+        return
+    from reward_fns.config import RewardConfigError, reward_config_from_kwargs
+
+    kwargs = OmegaConf.select(config, f"{REWARD_KEY}.reward_kwargs", default=None)
+    try:
+        reward_config_from_kwargs(OmegaConf.to_container(kwargs, resolve=True) if kwargs is not None else {})
+    except RewardConfigError as err:
+        raise PreflightError(f"{REWARD_KEY}.reward_kwargs: {err}") from None
+
+
+def check_finished_output(config: DictConfig) -> None:
+    """Refuse to "resume" a run that already reached its last step.
+
+    With ``trainer.resume_mode=auto`` verl resumes from the newest checkpoint; when that checkpoint is
+    the last step, it trains nothing and the report repeats the old run's table as if it were new.
+    """
+    if OmegaConf.select(config, "trainer.resume_mode", default="auto") != "auto":
+        return
+    if OmegaConf.select(config, "trainer.val_only", default=False):
+        return
+    total = OmegaConf.select(config, "trainer.total_training_steps", default=None)
+    ckpt_dir = OmegaConf.select(config, "trainer.default_local_dir", default=None)
+    if total is None or not ckpt_dir:
+        return
+    tracker = Path(os.path.expanduser(str(ckpt_dir))) / "latest_checkpointed_iteration.txt"
+    try:
+        step = int(tracker.read_text().strip())
+    except (OSError, ValueError):
+        return
+    if step >= int(total) and (tracker.parent / f"global_step_{step}").is_dir():
+        where = OmegaConf.select(config, "output_dir", default=None) or ckpt_dir
+        raise PreflightError(
+            f"{where} holds a finished run at step {step} (trainer.total_training_steps={total}); "
+            "pass output_dir=... or trainer.resume_mode=disable to train again, or raise "
+            "trainer.total_training_steps to train on from it."
         )
 
 
@@ -96,12 +193,10 @@ SANDBOX_KEY = "reward.custom_reward_function.reward_kwargs.code.sandbox"
 
 
 def sandbox_image(config: DictConfig) -> str:
-    """The sandbox image the code reward will use (``reward_kwargs.sandbox.image`` or the default)."""
+    """The sandbox image the code reward will use (``reward_kwargs.code.sandbox.image`` or the default)."""
     from sandbox import DEFAULT_IMAGE
 
-    image = OmegaConf.select(
-        config, "reward.custom_reward_function.reward_kwargs.sandbox.image", default=None
-    )
+    image = OmegaConf.select(config, f"{SANDBOX_KEY}.image", default=None)
     return str(image or DEFAULT_IMAGE)
 
 
@@ -109,6 +204,7 @@ def check_sandbox(config: DictConfig) -> None:
     """The Docker daemon answers and the sandbox image exists (only when code rewards are configured)."""
     import docker
 
+    from sandbox import DEFAULT_IMAGE
     from sandbox.api import IMAGE_BUILD_HINT
 
     if OmegaConf.select(config, f"{SANDBOX_KEY}.backend", default="docker") != "docker":
@@ -128,7 +224,8 @@ def check_sandbox(config: DictConfig) -> None:
         client.images.get(image)
     except docker.errors.ImageNotFound:
         raise PreflightError(
-            f"{why} but the sandbox image {image!r} is missing. Build it with `bash {IMAGE_BUILD_HINT}`."
+            f"{why} but the sandbox image {image!r} ({SANDBOX_KEY}.image) is missing. "
+            f"Build it with `bash {IMAGE_BUILD_HINT}{'' if image == DEFAULT_IMAGE else f' --image {image}'}`."
         ) from None
     finally:
         client.close()
@@ -138,7 +235,10 @@ def run_preflight(config: DictConfig) -> SRPOConfig:
     """All start-up checks, cheapest first. Returns the validated SRPO config."""
     srpo_config = check_srpo_section(config)
     check_trainer_wiring(config)
+    check_finished_output(config)
     check_model_path(config)
+    check_registered_names(config)
+    check_reward_function(config)
     check_data_files(config)
     if needs_code_sandbox(srpo_config):
         check_sandbox(config)

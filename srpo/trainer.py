@@ -140,6 +140,7 @@ class SRPOTrainer(PPOTrainerSync):
         ids, domains = dataset_prompt_ids_and_domains(self.train_dataset)
         self.srpo_sampler = SRPOSampler(ids, domains, self.srpo_config)
         self._srpo_reported_epochs = 0
+        self._srpo_reported_stage: int | None = None
         gen_batch_size = self.config.data.get("gen_batch_size", None) or self.config.data.train_batch_size
         out_dir = OmegaConf.select(self.config, "output_dir", default=None)
         draws_path = os.path.join(str(out_dir), "draws.jsonl") if out_dir else None
@@ -206,6 +207,14 @@ class SRPOTrainer(PPOTrainerSync):
         for report in self.srpo_sampler.reports[self._srpo_reported_epochs :]:
             print(report.summary(), flush=True)
         self._srpo_reported_epochs = len(self.srpo_sampler.reports)
+        curriculum = self.srpo_sampler.curriculum
+        if self._srpo_reported_stage not in (None, curriculum.stage):
+            print(
+                f"SRPO curriculum: stage {curriculum.stage} ({', '.join(curriculum.active_domains)}) "
+                f"from step {curriculum.switched_at_step}",
+                flush=True,
+            )
+        self._srpo_reported_stage = curriculum.stage
 
 
 def _plain_list(value: Any) -> list:

@@ -24,19 +24,34 @@ def is_selected() -> bool:
     return os.environ.get("VERL_PLATFORM", "").strip().lower() == PLATFORM_NAME
 
 
+def _register_engines() -> None:
+    from srpo.cpu import engines
+
+    engines.register_cpu_engines()
+
+
+def _register_rollout() -> None:
+    from srpo.cpu import rollout
+
+    rollout.register_cpu_rollout()
+
+
 def activate() -> bool:
     """Register the CPU platform always; engines, rollout and shims only when it is selected.
 
     Returns whether the CPU platform is selected. Registering the platform class alone changes
-    nothing elsewhere: it never reports itself available to verl's auto-detection.
+    nothing elsewhere: it never reports itself available to verl's auto-detection. The engines and
+    the rollout are registered when the process imports verl's registry for them
+    (``srpo.import_hooks``): most of verl's processes never build an engine.
     """
     from srpo.cpu import platform  # noqa: F401  registers PlatformRegistry["cpu"]
 
     if not is_selected():
         return False
-    from srpo.cpu import engines, rollout, shims
+    from srpo.cpu import shims
+    from srpo.import_hooks import after_import
 
-    engines.register_cpu_engines()
-    rollout.register_cpu_rollout()
+    after_import("verl.workers.engine", _register_engines)
+    after_import("verl.workers.rollout.replica", _register_rollout)
     shims.install()
     return True

@@ -17,8 +17,9 @@ import yaml
 
 from srpo.data.problem import TEST_FORMATS, Problem
 from srpo.data.rows import DOMAINS
+from srpo.paths import config_dir
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "configs" / "data"
+TEMPLATE_DIR = config_dir() / "data"
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _USER_PLACEHOLDERS = {"problem", "starter_code", "fn_name", "starter_code_block", "instructions"}
 _BLOCK_PLACEHOLDERS = {"starter_code", "fn_name"}

@@ -33,7 +33,12 @@ def test_nested_values_from_hydra_containers():
 
 
 def test_verl_passthrough_keys_are_ignored():
-    assert reward_config_from_kwargs({"reward_router_address": "x", "reward_model_tokenizer": None})
+    """verl adds these to reward_kwargs itself: they must neither fail validation nor change the config."""
+    got = reward_config_from_kwargs(
+        {"reward_router_address": "x", "reward_model_tokenizer": None, "weights": {"format": 0.5}}
+    )
+    assert got == reward_config_from_kwargs({"weights": {"format": 0.5}})
+    assert got.weights.format == 0.5
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,10 @@
 """Start-up checks stop a misconfigured run with one message naming the problem and the fix."""
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -8,7 +12,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from srpo.main import CONFIG_DIR
-from srpo.preflight import PreflightError, run_preflight
+from srpo.preflight import PreflightError, run_preflight, sandbox_image
 
 
 def _row(i: int, domain: str = "math") -> dict:
@@ -63,6 +67,17 @@ def test_good_config_passes(good):
         ("srpo.history.success_threshold=-1", "srpo.history.success_threshold=-1"),
         ("srpo.curriculum.stage2_domains=[math,poetry]", "srpo.curriculum.stage2_domains='poetry'"),
         ("trainer.use_v1=false", "trainer.use_v1=false"),
+        ("algorithm.adv_estimator=srpoo", "algorithm.adv_estimator='srpoo' is not a registered advantage"),
+        ("trainer.v1.trainer_mode=srp", "trainer.v1.trainer_mode='srp' is not a registered verl trainer"),
+        (
+            "reward.custom_reward_function.path=pkg://reward_fns.nope",
+            "reward.custom_reward_function.path='pkg://reward_fns.nope' (name='compute_score_async') does not load",
+        ),
+        ("reward.custom_reward_function.name=scoring", "(name='scoring') does not load"),
+        (
+            "+reward.custom_reward_function.reward_kwargs.weights.acuracy=1",
+            "reward.custom_reward_function.reward_kwargs: unknown reward config key 'weights.acuracy'",
+        ),
     ],
 )
 def test_bad_config_is_named(good, override, expected):
@@ -92,3 +107,84 @@ def test_code_rewards_without_docker_daemon(good, monkeypatch):
 def test_unknown_override_key_is_refused_by_hydra():
     with pytest.raises(Exception, match="srpo.histroy"):
         _compose(["srpo.histroy.enable=false"])
+
+
+def test_unknown_names_list_the_valid_ones(good):
+    with pytest.raises(PreflightError) as err:
+        run_preflight(_compose([*_base(good), "algorithm.adv_estimator=srpoo"]))
+    message = str(err.value)
+    assert "grpo" in message and "gae" in message and "Did you mean 'srpo'?" in message
+    with pytest.raises(PreflightError) as err:
+        run_preflight(_compose([*_base(good), "trainer.v1.trainer_mode=srp"]))
+    assert "srpo" in str(err.value) and "sync" in str(err.value)
+
+
+def test_sandbox_image_is_read_from_the_code_reward_key(good):
+    config = _compose(
+        [*_base(good), "+reward.custom_reward_function.reward_kwargs.code.sandbox.image=mine:1"]
+    )
+    assert sandbox_image(config) == "mine:1"
+
+
+@pytest.mark.docker
+def test_missing_configured_sandbox_image_is_named(good):
+    overrides = [o for o in _base(good) if "switch_at" not in o]
+    image = "srpo-sandbox:no-such-tag"
+    with pytest.raises(PreflightError) as err:
+        run_preflight(
+            _compose([*overrides, f"+reward.custom_reward_function.reward_kwargs.code.sandbox.image={image}"])
+        )
+    assert f"sandbox image {image!r}" in str(err.value) and f"--image {image}" in str(err.value)
+
+
+def _checkpoints(tmp_path: Path, step: int) -> Path:
+    ckpt = tmp_path / "out" / "checkpoints"
+    (ckpt / f"global_step_{step}").mkdir(parents=True)
+    (ckpt / "latest_checkpointed_iteration.txt").write_text(str(step))
+    return ckpt
+
+
+def test_finished_output_dir_is_reported(good, tmp_path):
+    ckpt = _checkpoints(tmp_path, 40)
+    run = [*_base(good), f"trainer.default_local_dir={ckpt}", "trainer.total_training_steps=40"]
+    with pytest.raises(PreflightError) as err:
+        run_preflight(_compose(run))
+    assert "holds a finished run at step 40" in str(err.value)
+    assert "pass output_dir=... or trainer.resume_mode=disable to train again" in str(err.value)
+    run_preflight(_compose([*run, "trainer.resume_mode=disable"]))  # training again from scratch is fine
+    run_preflight(_compose([*run[:-1], "trainer.total_training_steps=60"]))  # training on from step 40 too
+
+
+def test_unfinished_output_dir_resumes(good, tmp_path):
+    ckpt = _checkpoints(tmp_path, 20)
+    run_preflight(
+        _compose([*_base(good), f"trainer.default_local_dir={ckpt}", "trainer.total_training_steps=40"])
+    )
+
+
+@pytest.mark.timeout(120)
+def test_main_fails_in_seconds_before_ray(good, tmp_path):
+    """The whole entry point stops before Ray starts (verl alone fails after ~80 s of start-up)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    start = time.monotonic()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "srpo.main",
+            "--config-name",
+            "srpo",
+            *_base(good),
+            "algorithm.adv_estimator=srpoo",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=110,
+    )
+    elapsed = time.monotonic() - start
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "srpo: algorithm.adv_estimator='srpoo' is not a registered advantage estimator" in out.stderr
+    assert "ray" not in out.stdout.lower() and "Started a local Ray instance" not in out.stderr
+    assert elapsed < 60

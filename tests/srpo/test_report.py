@@ -38,3 +38,20 @@ def test_plots_and_summary(tmp_path):
     assert summary["steps"] == 8 and summary["stage_switch_step"] == 5
     assert summary["last"]["srpo/acc/code"] == 0.2 and "srpo/acc/code" not in summary["first"]
     assert [r["epoch"] for r in epoch_composition(metrics)] == [0, 1]
+
+
+def test_training_from_scratch_sets_earlier_metrics_aside(tmp_path, monkeypatch):
+    from omegaconf import OmegaConf
+
+    from srpo.embedded_setup import prepare_run
+
+    monkeypatch.delenv("VERL_FILE_LOGGER_PATH", raising=False)
+    old = tmp_path / "metrics-20260101-000000.jsonl"
+    old.write_text(json.dumps({"step": 40, "data": {"val-core/srpo/arith/acc/mean@1": 0.9}}) + "\n")
+    config = OmegaConf.create({"output_dir": str(tmp_path), "trainer": {"resume_mode": "auto"}})
+    prepare_run(config)
+    assert old.is_file()  # resuming keeps the run's earlier files: they are the same run
+    config.trainer.resume_mode = "disable"
+    prepare_run(config)
+    assert not old.exists() and (tmp_path / "earlier-runs" / old.name).is_file()
+    assert load_metrics(tmp_path.glob("metrics-*.jsonl")) == {}

@@ -11,7 +11,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from srpo.cpu.launch import TinyRun, trainer_command
-from srpo.cpu.memory import TreeMemorySampler
+from srpo.cpu.memory import TreeMemorySampler, process_role
 from srpo.cpu.overrides import CPUSettings, cpu_env, cpu_overrides
 
 
@@ -84,3 +84,34 @@ def test_sampler_sees_children_memory_and_processes() -> None:
     assert peak.pss_bytes > 150 * 2**20  # the 200 MiB buffer (zero pages are touched by bytearray)
     assert peak.max_processes >= 2  # the child's child was seen
     assert peak.samples > 3
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "role"),
+    [
+        (["ray::WorkerDict.update_actor"], "ray::WorkerDict"),
+        (["ray::IDLE"], "ray::IDLE"),
+        (["/venv/bin/python3", "-u", "-m", "srpo.main", "output_dir=x"], "srpo.main"),
+        (["/usr/bin/python3.11", "/venv/ray/dashboard/dashboard.py", "--host=x"], "dashboard.py"),
+        (["/venv/ray/core/src/ray/gcs/gcs_server", "--port=1"], "gcs_server"),
+        (["VLLM::EngineCore"], "VLLM::EngineCore"),
+        ([], "?"),
+    ],
+)
+def test_process_role_names(cmdline, role) -> None:
+    assert process_role(cmdline) == role
+
+
+@pytest.mark.timeout(60)
+def test_sampler_keeps_each_process_peak_by_role() -> None:
+    child = "import time; b = bytearray(120 * 2**20); time.sleep(2)"
+    code = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    sampler = TreeMemorySampler(proc.pid, interval_s=0.2).start()
+    proc.wait(timeout=30)
+    peak = sampler.stop()
+    roles = peak.by_role()
+    assert roles["python -c"][0] == 2  # parent and child, both `python -c`
+    child_peak = max(p.pss_bytes for p in peak.per_process.values())
+    assert child_peak > 100 * 2**20  # the child's 120 MiB buffer, seen in its own peak
+    assert roles["python -c"][1] >= child_peak

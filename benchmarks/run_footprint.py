@@ -1,0 +1,190 @@
+"""What the default run costs a user: console lines, peak memory per process, wall time, accuracy.
+
+    python benchmarks/run_footprint.py run --src DIR --label before --out before.json [key=value ...]
+    python benchmarks/run_footprint.py compare before.json after.json > benchmarks/results/runtime.md
+
+``run`` starts ``python -m srpo.main`` from the checkout ``DIR`` (``PYTHONPATH=DIR``, so two commits
+can be compared with the same installed packages) in an empty folder outside the repository, with
+``output_dir`` there too, and records: the lines it printed (stdout and stderr together, as a
+terminal shows them) and the most repeated ones, the peak of the summed PSS of its process tree and
+each process's own peak by role (``srpo.cpu.memory``), the wall time and the held-out before/after
+table from ``summary.json``. ``compare`` puts two such records side by side with ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from srpo.cpu.memory import TreeMemorySampler  # noqa: E402
+
+GB = 1e9
+# Human names for the roles srpo.cpu.memory reads from command lines (Ray titles, scripts).
+ROLE_NAMES = {
+    "srpo.main": "driver (`python -m srpo.main`)",
+    "ray::TaskRunnerV1": "verl task runner (the trainer loop)",
+    "ray::WorkerDict": "FSDP worker (actor; a reference model would be here too)",
+    "ray::CPUvLLMHttpServer": "vLLM HTTP server (Ray actor)",
+    "VLLM::EngineCore": "vLLM engine core",
+    "VLLM::Worker": "vLLM model worker",
+    "ray::AgentLoopWorkerTQ": "agent loop worker",
+    "ray::GlobalRequestLoadBalancer": "rollout load balancer",
+    "ray::RewardLoopWorker": "reward worker",
+    "ray::TransferQueueController": "TransferQueue controller",
+    "ray::SimpleStorageUnit": "TransferQueue storage unit",
+    "ray::IDLE": "idle Ray workers",
+    "ray::DashboardAgent": "Ray dashboard agent",
+    "ray::RuntimeEnvAgent": "Ray runtime-env agent",
+    "dashboard.py": "Ray dashboard",
+    "gcs_server": "Ray GCS",
+    "raylet": "Ray raylet",
+    "monitor.py": "Ray autoscaler monitor",
+    "log_monitor.py": "Ray log monitor",
+}
+
+
+def role_name(role: str) -> str:
+    """A reader's name for a role; Ray's dashboard modules (one process each) are grouped."""
+    if role.startswith("ray-dashboard-"):
+        return "Ray dashboard modules"
+    return ROLE_NAMES.get(role, role)
+
+
+def grouped_roles(record: dict) -> dict[str, tuple[int, float]]:
+    """Display name -> (processes, summed per-process peak PSS in GB)."""
+    groups: dict[str, tuple[int, float]] = {}
+    for role, got in record["roles"].items():
+        n, gb = groups.get(role_name(role), (0, 0.0))
+        groups[role_name(role)] = (n + got["processes"], gb + got["peak_pss_gb"])
+    return groups
+
+
+def shape(line: str) -> str:
+    """A line with its numbers and hex ids masked, so repeats that differ only in values group together."""
+    line = re.sub(r"0x[0-9a-f]+|\b[0-9a-f]{16,}\b", "<id>", line)
+    return re.sub(r"\d+(\.\d+)?", "<n>", line)[:160]
+
+
+def run(src: Path, label: str, overrides: list[str], out: Path, timeout_s: float, commit: str = "") -> dict:
+    """Run the default once from ``src`` and return its record."""
+    work = Path(tempfile.mkdtemp(prefix=f"srpo-footprint-{label}-"))
+    log = work / "console.log"
+    env = dict(os.environ, PYTHONPATH=str(src.resolve()))
+    cmd = [sys.executable, "-m", "srpo.main", f"output_dir={work / 'run'}", *overrides]
+    commit = (
+        commit
+        or subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=src, capture_output=True, text=True
+        ).stdout.strip()
+    )
+    print(f"run_footprint: {label} ({commit}): {' '.join(cmd)} in {work}", flush=True)
+    start = time.monotonic()
+    with open(log, "wb") as f:
+        proc = subprocess.Popen(cmd, cwd=work, stdout=f, stderr=subprocess.STDOUT, env=env)
+        sampler = TreeMemorySampler(proc.pid).start()
+        try:
+            rc = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = proc.wait()
+        peak = sampler.stop()
+    wall = time.monotonic() - start
+    lines = log.read_text(errors="replace").splitlines()
+    repeats = collections.Counter(shape(line) for line in lines).most_common(15)
+    summary_path = work / "run" / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    record = {
+        "label": label,
+        "commit": commit,
+        "command": " ".join(cmd[1:]),
+        "returncode": rc,
+        "wall_s": round(wall, 1),
+        "console_lines": len(lines),
+        "top_repeats": [{"count": n, "line": text} for text, n in repeats],
+        "peak_pss_gb": round(peak.pss_bytes / GB, 3),
+        "peak_system_used_gb": round(peak.system_used_bytes / GB, 3),
+        "max_processes": peak.max_processes,
+        "roles": {
+            role: {"processes": n, "peak_pss_gb": round(total / GB, 3)}
+            for role, (n, total) in peak.by_role().items()
+        },
+        "held_out": summary.get("held_out"),
+        "log": str(log),
+    }
+    out.write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps({k: record[k] for k in ("returncode", "wall_s", "console_lines", "peak_pss_gb")}))
+    return record
+
+
+def compare(a: dict, b: dict) -> str:
+    """Markdown: the two records side by side, with b/a ratios."""
+
+    def ratio(x: float, y: float) -> str:
+        return f"{y / x:.2f}x" if x else "-"
+
+    rows = [
+        f"| | {a['label']} ({a['commit']}) | {b['label']} ({b['commit']}) | ratio |",
+        "| --- | ---: | ---: | ---: |",
+        f"| console lines | {a['console_lines']} | {b['console_lines']} | {ratio(a['console_lines'], b['console_lines'])} |",
+        f"| peak PSS, whole run (GB) | {a['peak_pss_gb']:.2f} | {b['peak_pss_gb']:.2f} | {ratio(a['peak_pss_gb'], b['peak_pss_gb'])} |",
+        f"| wall time (s) | {a['wall_s']:.0f} | {b['wall_s']:.0f} | {ratio(a['wall_s'], b['wall_s'])} |",
+        f"| processes (most at once) | {a['max_processes']} | {b['max_processes']} | |",
+    ]
+    held = {r["data_source"]: r for r in a.get("held_out") or []}
+    for row in b.get("held_out") or []:
+        old = held.get(row["data_source"])
+        before = f"{old['before']:.3f} -> {old['after']:.3f}" if old else "-"
+        rows.append(
+            f"| held-out {row['data_source']} (before -> after) | {before} | "
+            f"{row['before']:.3f} -> {row['after']:.3f} | |"
+        )
+    rows += [
+        "",
+        "Peak PSS per process, by role (each process's own peak, summed per role; GB, processes):",
+        "",
+        f"| role | {a['label']} | {b['label']} |",
+        "| --- | ---: | ---: |",
+    ]
+    ga, gb = grouped_roles(a), grouped_roles(b)
+    for name in sorted({*ga, *gb}, key=lambda n: -max(ga.get(n, (0, 0.0))[1], gb.get(n, (0, 0.0))[1])):
+        cells = [f"{g[name][1]:.2f} ({g[name][0]})" if name in g else "-" for g in (ga, gb)]
+        rows.append(f"| {name} | {cells[0]} | {cells[1]} |")
+    total = [sum(gb_ for _, gb_ in g.values()) for g in (ga, gb)]
+    rows.append(f"| sum of per-process peaks | {total[0]:.2f} | {total[1]:.2f} |")
+    return "\n".join(rows) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run python -m srpo.main from a checkout and record it")
+    r.add_argument("--src", type=Path, default=REPO, help="checkout to run (PYTHONPATH)")
+    r.add_argument("--label", required=True)
+    r.add_argument("--out", type=Path, required=True)
+    r.add_argument("--timeout-s", type=float, default=1800.0)
+    r.add_argument("--commit", default="", help="commit to report for --src (default: its HEAD)")
+    r.add_argument("overrides", nargs="*", help="Hydra overrides passed on to srpo.main")
+    c = sub.add_parser("compare", help="two records side by side (markdown)")
+    c.add_argument("a", type=Path)
+    c.add_argument("b", type=Path)
+    args = p.parse_args(argv)
+    if args.cmd == "run":
+        rec = run(args.src, args.label, args.overrides, args.out, args.timeout_s, args.commit)
+        return 0 if rec["returncode"] == 0 else 1
+    print(compare(json.loads(args.a.read_text()), json.loads(args.b.read_text())), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""A console a person can follow during a run, with every line still kept in a log file.
+
+verl's trainer runs in Ray workers whose output Ray forwards to the driver's terminal: the config dump,
+engine start-up, weight loading and third-party warnings come to thousands of lines, among which the
+lines that tell how training goes cannot be found. Two layers keep the console short:
+
+* ``quiet_known_warnings`` (every process, from the verl plug-in): Python warnings and log records
+  that are harmless in every srpo run (optional verl engines that are not installed, the critic
+  being off by design) are not emitted at all.
+* ``ConsoleFilter`` (the driver, around verl's run): everything written to the driver's stdout and
+  stderr, its own and what Ray forwards from workers, goes to ``<output_dir>/console.log``; the
+  terminal gets the driver's own lines, the progress bar, SRPO's lines (History Resampling, stage
+  switch), one short line per step and per validation (from verl's metric line, whose full content
+  is in ``metrics-*.jsonl``), and anything that looks like a problem (tracebacks, errors).
+
+``srpo.verbose=true`` (or ``SRPO_VERBOSE=1``) turns both off: everything reaches the terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import threading
+import warnings
+from pathlib import Path
+from typing import BinaryIO
+
+VERBOSE_ENV = "SRPO_VERBOSE"
+
+# (category, message regex) of warnings that say nothing about an srpo run.
+HARMLESS_WARNINGS: tuple[tuple[type[Warning], str], ...] = (
+    # verl probes every optional training engine at import; srpo uses FSDP.
+    (UserWarning, r"(torchtitan|veomni|automodel|mindspeed|megatron) engine is not available"),
+    # SRPO is critic-free by design (algorithm.adv_estimator=srpo).
+    (UserWarning, r"Disabled critic as algorithm\.adv_estimator != gae"),
+)
+# Loggers whose INFO records repeat in every process and carry no news (the platform is chosen by srpo).
+CHATTY_LOGGERS = ("verl.plugin.platform.platform_manager",)
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE_ENV, "") not in ("", "0", "false", "False")
+
+
+def quiet_known_warnings() -> None:
+    """Silence the warnings and log records listed above in this process, unless verbose."""
+    if verbose():
+        return
+    for category, message in HARMLESS_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category)
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Ray's prefix on forwarded worker output: "(TaskRunnerV1 pid=123)", "(raylet)", "(pid=9, ip=10.0.0.1)".
+_RAY_PREFIX = re.compile(r"^\((?P<source>[^()]*?)(?: pid=\d+)?(?:, ip=[\d.]+)?\) ?")
+_KEEP = re.compile(r"Training Progress|History Resampling|SRPO curriculum|^srpo[:.]")
+_PROBLEM = re.compile(
+    r"^Traceback|^\w+(Error|Exception)\b|\b(ERROR|CRITICAL|FATAL)\b|out of memory|\bOOM\b|\b[Kk]illed\b",
+)
+_METRIC = re.compile(r"(?P<key>[\w/@.-]+):(?:np\.\w+\()?(?P<value>-?(?:\d+\.?\d*(?:e[-+]?\d+)?|nan|inf))")
+_VAL_ACC = re.compile(r"^val-core/(?P<source>.+)/acc/mean@\d+$")
+# The driver's own lines that only report routine start-up.
+_DRIVER_NOISE = re.compile(
+    r"Started a local Ray instance|authentication token|Token authentication is enabled|^ray init kwargs:"
+    r"|^\[validate_config\] All configuration checks passed"
+)
+
+
+def summarize_step_line(text: str) -> str | None:
+    """verl's console metric line (``step:N - key:value - ...``) as one short line, or None if not one.
+
+    With validation metrics in it: held-out accuracy per data source. Otherwise: training score,
+    SRPO's per-domain accuracy, pool size and step time.
+    """
+    if not text.startswith("step:"):
+        return None
+    metrics = {m["key"]: float(m["value"]) for m in _METRIC.finditer(text)}
+    step = int(metrics.get("step", -1))
+    val = {m["source"]: v for k, v in metrics.items() if (m := _VAL_ACC.match(k))}
+    if val:
+        cells = ", ".join(f"{source} {acc:.3f}" for source, acc in sorted(val.items()))
+        return f"srpo: validation at step {step}: held-out accuracy {cells}"
+    parts = []
+    if "critic/score/mean" in metrics:
+        parts.append(f"score {metrics['critic/score/mean']:.3f}")
+    acc = {k.rsplit("/", 1)[1]: v for k, v in metrics.items() if k.startswith("srpo/acc/")}
+    if acc:
+        parts.append("acc " + ", ".join(f"{d} {v:.3f}" for d, v in sorted(acc.items())))
+    if "srpo/pool_size" in metrics:
+        parts.append(f"pool {metrics['srpo/pool_size']:.0f}")
+    if "timing_s/step" in metrics:
+        parts.append(f"{metrics['timing_s/step']:.1f} s")
+    return f"srpo: step {step}: " + " | ".join(parts)
+
+
+class LineRules:
+    """Decides, line by line, what reaches the terminal (a line, a replacement line, or None)."""
+
+    def __init__(self) -> None:
+        self._in_traceback: set[str] = set()
+
+    def __call__(self, line: str) -> str | None:
+        plain = _ANSI.sub("", line).rstrip("\r\n")
+        match = _RAY_PREFIX.match(plain)
+        if match is None:  # the driver's own output
+            return None if _DRIVER_NOISE.search(plain) else line
+        source, text = match["source"], plain[match.end() :]
+        if source in self._in_traceback:
+            if not text[:1].isspace():
+                self._in_traceback.discard(source)  # the exception line closes the traceback
+            return line
+        if text.startswith("Traceback"):
+            self._in_traceback.add(source)
+            return line
+        if _KEEP.search(text):
+            return text.split("\r")[-1] + "\n"  # without Ray's prefix; a progress bar's last state
+        if _PROBLEM.search(text):
+            return line
+        summary = summarize_step_line(text)
+        return None if summary is None else summary + "\n"
+
+
+class ConsoleFilter:
+    """Routes the process's stdout and stderr (file descriptors 1 and 2) through ``LineRules``.
+
+    Every byte goes to ``log_path``; the kept lines go to the terminal the process started with.
+    Works at the descriptor level because Ray prints forwarded worker output from its own thread
+    and child processes inherit the descriptors.
+    """
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self.rules = LineRules()
+        self.dropped = 0
+        self._saved: tuple[int, int] | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> ConsoleFilter:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._saved = (os.dup(1), os.dup(2))
+        read_fd, write_fd = os.pipe()
+        os.dup2(write_fd, 1)
+        os.dup2(write_fd, 2)
+        os.close(write_fd)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115  (closed by the pump thread at EOF)
+        terminal = os.fdopen(os.dup(self._saved[0]), "wb", buffering=0)
+        self._thread = threading.Thread(
+            target=self._pump, args=(read_fd, log, terminal), name="srpo-console", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        assert self._saved is not None and self._thread is not None
+        os.dup2(self._saved[0], 1)
+        os.dup2(self._saved[1], 2)
+        for fd in self._saved:
+            os.close(fd)
+        # Ray's own processes may hold the pipe open for longer; the thread is a daemon then.
+        self._thread.join(timeout=5)
+        if self.dropped:
+            print(
+                f"srpo: {self.dropped} more lines of worker output are in {self.log_path} "
+                "(srpo.verbose=true prints them)",
+                flush=True,
+            )
+
+    def _pump(self, read_fd: int, log: BinaryIO, terminal: BinaryIO) -> None:
+        pending = b""
+        with os.fdopen(read_fd, "rb", buffering=0) as pipe, log, terminal:
+            while chunk := pipe.read(65536):
+                log.write(chunk)
+                log.flush()
+                *lines, pending = (pending + chunk).split(b"\n")
+                for raw in lines:
+                    self._emit(raw + b"\n", terminal)
+            if pending:
+                self._emit(pending, terminal)
+
+    def _emit(self, raw: bytes, terminal: BinaryIO) -> None:
+        try:
+            kept = self.rules(raw.decode("utf-8", errors="replace"))
+        except Exception:  # a rule must never swallow output
+            kept = raw.decode("utf-8", errors="replace")
+        if kept is None:
+            self.dropped += 1
+            return
+        terminal.write(kept.encode("utf-8", errors="replace"))

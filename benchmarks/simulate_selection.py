@@ -16,12 +16,15 @@ Methods (how prompts are chosen; the learner is the same):
 * ``grpo``: the sampler with History Resampling off (every prompt stays in the pool).
 * ``srpo``: History Resampling as in the paper (drop all-correct prompts at each epoch end).
 * ``srpo_drop_all_wrong``: History Resampling that drops all-wrong prompts too.
-* ``srpo_max_all_wrong``: keeps all-wrong prompts, but drops those all wrong for 2 epochs in a row.
+* ``srpo_max_all_wrong``: keeps all-wrong prompts, but drops those all wrong 2 epochs in a row
+  (``max_all_wrong_epochs: 2``).
 * ``dapo``: DAPO dynamic sampling: per step, roll out batches until 256 groups with nonzero advantage
   are collected (zero-advantage groups are generated, paid for and thrown away), as verl's
   ``algorithm.filter_groups`` does for ``baselines/dapo``.
 * ``grpo_skip``: GRPO with GRESO-style pre-rollout skipping (``srpo.skipping``).
-* ``srpo_readmit*`` / ``srpo_min_pool``: the ``readmit_*`` / ``min_pool_size`` settings swept.
+* ``srpo_readmit2`` / ``srpo_readmit5`` (``readmit_after_epochs``), ``srpo_min_pool`` (``min_pool_size:
+  1024``, ``refill: readmit_oldest``), ``srpo_fill_batch`` (``fill_batch``): History Resampling's
+  re-admission settings, swept on the scenarios of ``--readmit-scenarios``.
 """
 
 from __future__ import annotations
@@ -63,14 +66,16 @@ METHODS: dict[str, Method] = {
     "grpo": Method(history={"enable": False}),
     "srpo": Method(),
     "srpo_drop_all_wrong": Method(history={"keep_all_wrong": False}),
+    "srpo_max_all_wrong": Method(history={"max_all_wrong_epochs": 2}),
     "dapo": Method(history={"enable": False}, dynamic_sampling=True),
     "grpo_skip": Method(history={"enable": False}, skipping=True),
     "srpo_readmit2": Method(history={"readmit_after_epochs": 2}),
     "srpo_readmit5": Method(history={"readmit_after_epochs": 5}),
-    "srpo_min_pool": Method(history={"min_pool_size": 4096, "refill": "readmit_oldest"}),
+    "srpo_min_pool": Method(history={"min_pool_size": 1024, "refill": "readmit_oldest"}),
+    "srpo_fill_batch": Method(history={"fill_batch": True}),
 }
-MAIN_METHODS = ("grpo", "srpo", "srpo_drop_all_wrong", "dapo", "grpo_skip")
-READMIT_METHODS = ("srpo", "srpo_readmit2", "srpo_readmit5", "srpo_min_pool")
+MAIN_METHODS = ("grpo", "srpo", "srpo_drop_all_wrong", "srpo_max_all_wrong", "dapo", "grpo_skip")
+READMIT_METHODS = ("srpo", "srpo_readmit2", "srpo_readmit5", "srpo_min_pool", "srpo_fill_batch")
 
 
 @dataclass(frozen=True)
@@ -227,8 +232,7 @@ def _rewards(n_correct: np.ndarray, group: int) -> np.ndarray:
 
 def _eligible_pool(sampler: SRPOSampler) -> int:
     """Prompts the current stage can draw: in the pool and of an active domain."""
-    in_stage = np.isin(sampler.domains, sampler.curriculum.active_domains)
-    return int((sampler.history.active & in_stage).sum())
+    return int((sampler.history.active & sampler.in_stage).sum())
 
 
 def scaled(name: str, scale: dict[str, Any] | None) -> Scenario:

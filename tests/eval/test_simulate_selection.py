@@ -23,6 +23,7 @@ sim = importlib.util.module_from_spec(_spec)
 sys.modules["simulate_selection"] = sim
 _spec.loader.exec_module(sim)
 
+import sim_cost  # noqa: E402
 from sim_learner import LearnerSpec, SyntheticLearner, group_signal  # noqa: E402
 from sim_report import write_report  # noqa: E402
 
@@ -107,3 +108,8 @@ def test_report_writes_tables_and_plots(tmp_path):
     text = path.read_text()
     assert "| grpo | " in text and "| srpo_readmit2 | " in text and "| a |" in text
     assert (tmp_path / "sim-tiny.png").stat().st_size > 10_000
+
+
+def test_cost_measure_times_every_phase_on_the_real_sampler():
+    out = sim_cost.measure([3000])
+    assert set(out[3000]) == set(sim_cost.PHASES) and all(v > 0 for v in out[3000].values())

@@ -13,6 +13,7 @@ reached in some seed.
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from collections import defaultdict
@@ -114,10 +115,13 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def plot_scenario(name: str, runs: dict[str, dict[int, Any]], switch_step: int, out: Path) -> Path:
+def plot_scenario(
+    name: str, runs: dict[str, dict[int, Any]], methods: Sequence[str], switch_step: int, path: Path
+) -> Path:
     """Accuracy vs rollouts, zero-advantage share per step, eligible pool per epoch (first seed)."""
     fig, (ax_acc, ax_zero, ax_pool) = plt.subplots(1, 3, figsize=(15, 4))
-    for method, seeds in runs.items():
+    for method in methods:
+        seeds = runs[method]
         r = seeds[min(seeds)]
         ax_acc.plot(np.asarray(r.eval_rollouts) / 1e6, r.accuracy, label=method)
         zero = np.convolve(r.zero_adv_share, np.ones(SMOOTH) / SMOOTH, mode="valid")
@@ -131,7 +135,7 @@ def plot_scenario(name: str, runs: dict[str, dict[int, Any]], switch_step: int, 
     for ax in (ax_zero, ax_pool):
         ax.axvline(switch_step, color="grey", lw=0.8, ls=":")
     ax_acc.legend(fontsize=7)
-    return save_figure(fig, out / f"sim-{name}.png")
+    return save_figure(fig, path)
 
 
 def write_report(
@@ -142,7 +146,8 @@ def write_report(
     main_methods: Sequence[str],
     cost_table: str = "",
 ) -> Path:
-    """sim.md with one table per scenario (main methods), the readmit sweep, plots, cost table."""
+    """sim.md with one table per scenario (main methods), the readmit sweep, plots, cost table;
+    sim.json with one summary per run."""
     out.mkdir(parents=True, exist_ok=True)
     grouped = _by(results)
     seeds = sorted({r.seed for r in results})
@@ -168,13 +173,30 @@ def write_report(
             table(HEADER, method_rows(runs, main, sc.switch_step)),
             "",
         ]
-        if len(sweep) > 2:
-            lines += ["History Resampling settings (`readmit_*`, `min_pool_size`, ...):", ""]
-            lines += [table(HEADER, method_rows(runs, sweep, sc.switch_step)), ""]
-        plot = plot_scenario(name, runs, sc.switch_step, out)
+        plot = plot_scenario(name, runs, main, sc.switch_step, out / f"sim-{name}.png")
         lines += [f"![{name}]({plot.name})", ""]
+        if len(sweep) > 2:
+            lines += ["History Resampling settings (`readmit_*`, `min_pool_size`, `fill_batch`):", ""]
+            lines += [table(HEADER, method_rows(runs, sweep, sc.switch_step)), ""]
+            plot = plot_scenario(name, runs, sweep, sc.switch_step, out / f"sim-{name}-readmit.png")
+            lines += [f"![{name}: re-admission settings]({plot.name})", ""]
     if cost_table:
         lines += ["## Bookkeeping cost vs pool size", "", cost_table, ""]
+    summary = [
+        {
+            "scenario": r.scenario,
+            "method": r.method,
+            "seed": r.seed,
+            "final_accuracy": r.accuracy[-1],
+            "rollouts": r.total_rollouts,
+            "epochs": r.epochs,
+            "final_pool": r.pool[-1][1] if r.pool else None,
+            "mean_zero_adv_share": statistics.fmean(r.zero_adv_share),
+            "wall_s": r.wall_s,
+        }
+        for r in results
+    ]
+    (out / "sim.json").write_text(json.dumps(summary, indent=1))
     path = out / "sim.md"
     path.write_text("\n".join(lines))
     return path

@@ -30,6 +30,7 @@ Methods (how prompts are chosen; the learner is the same):
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -42,6 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from sim_cost import BEFORE_REF, SIZES, cost_table  # noqa: E402
 from sim_learner import LearnerSpec, SyntheticLearner  # noqa: E402
 from sim_report import write_report  # noqa: E402
 
@@ -274,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readmit-scenarios", nargs="*", default=["base", "solved", "forgetting"])
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "sim")
     parser.add_argument("--quick", action="store_true", help="small worlds and 120 steps (a smoke run)")
+    parser.add_argument("--cost-sizes", nargs="*", type=int, default=list(SIZES), help="none: no cost table")
+    parser.add_argument("--before-ref", default=BEFORE_REF, help="git ref of the 'before' cost column")
     args = parser.parse_args(argv)
     scale = None
     if args.quick:
@@ -284,8 +288,18 @@ def main(argv: list[str] | None = None) -> int:
     extra = [m for m in READMIT_METHODS if m not in methods]
     if readmit and extra and args.methods is None:
         results += run_all(readmit, extra, args.seeds, scale)
+    costs = ""
+    if args.cost_sizes:
+        print(
+            f"timing the sampler's bookkeeping at {args.cost_sizes} prompts, {args.before_ref} vs now",
+            flush=True,
+        )
+        try:
+            costs = cost_table(args.cost_sizes, args.before_ref)
+        except subprocess.CalledProcessError as err:  # e.g. a shallow clone without the 'before' commit
+            costs = f"(not measured: `{' '.join(err.cmd)}` failed: {(err.stderr or '').strip()[:200]})"
     used = {name: scaled(name, scale) for name in args.scenarios}
-    path = write_report(results, args.out, used, sys.argv, MAIN_METHODS)
+    path = write_report(results, args.out, used, sys.argv, MAIN_METHODS, costs)
     print(f"wrote {path}")
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -108,6 +109,11 @@ def test_report_writes_tables_and_plots(tmp_path):
     text = path.read_text()
     assert "| grpo | " in text and "| srpo_readmit2 | " in text and "| a |" in text
     assert (tmp_path / "sim-tiny.png").stat().st_size > 10_000
+    assert (tmp_path / "sim-tiny-readmit.png").stat().st_size > 10_000
+    runs = json.loads((tmp_path / "sim.json").read_text())
+    assert {(r["method"], r["seed"]) for r in runs} == {
+        (m, s) for m in ("grpo", "srpo", "srpo_readmit2") for s in (0, 1)
+    }
 
 
 def test_cost_measure_times_every_phase_on_the_real_sampler():

@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
+from reward_fns.domains import get_domain
+
 #: Keyword arguments verl itself adds to reward calls; they are not ours to validate.
 VERL_PASSTHROUGH_KEYS = frozenset({"reward_router_address", "reward_model_tokenizer"})
 
@@ -92,9 +94,12 @@ class CodeConfig:
 
 @dataclass(frozen=True)
 class FormatConfig:
-    """Which template each domain's responses must follow."""
+    """Which template each domain's responses must follow (a name in FORMAT_TEMPLATES, or a regex).
 
-    math_template: str = "boxed"  # a name in FORMAT_TEMPLATES, or a regex
+    A domain without an entry here follows its registered ``format_template`` (reward_fns.domains).
+    """
+
+    math_template: str = "boxed"
     code_template: str = "code_block"
 
 
@@ -119,7 +124,8 @@ class RewardConfig:
 
     def template_regex(self, domain: str) -> str:
         """The regex the format reward uses for ``domain`` (a template name is expanded)."""
-        name = self.format.math_template if domain == "math" else self.format.code_template
+        configured = {"math": self.format.math_template, "code": self.format.code_template}
+        name = configured.get(domain) or get_domain(domain).format_template
         return FORMAT_TEMPLATES.get(name, name)
 
     def math_workers(self) -> int:

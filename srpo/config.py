@@ -13,7 +13,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-KNOWN_DOMAINS = ("math", "code")
+from reward_fns.domains import domain_names
+
 SWITCH_MODES = ("step", "epoch", "plateau", "never")
 MIXTURES = ("size", "weights", "adaptive")
 REFILL_POLICIES = ("readmit_oldest", "keep_easy")
@@ -137,8 +138,8 @@ class SRPOConfig:
             if not domains:
                 _bad(f"curriculum.{key}", domains, "must list at least one domain")
             for d in domains:
-                if d not in KNOWN_DOMAINS:
-                    _bad(f"curriculum.{key}", d, f"unknown domain; known domains are {KNOWN_DOMAINS}")
+                if d not in domain_names():
+                    _bad(f"curriculum.{key}", d, f"unknown domain; known domains are {domain_names()}")
         if not set(c.stage1_domains) <= set(c.stage2_domains):
             _bad("curriculum.stage2_domains", c.stage2_domains, "stage 2 must include every stage-1 domain")
         if c.switch_at not in SWITCH_MODES:
@@ -154,8 +155,8 @@ class SRPOConfig:
         if c.mixture not in MIXTURES:
             _bad("curriculum.mixture", c.mixture, f"must be one of {MIXTURES}")
         for d, w in c.domain_weights.items():
-            if d not in KNOWN_DOMAINS:
-                _bad("curriculum.domain_weights", d, f"unknown domain; known domains are {KNOWN_DOMAINS}")
+            if d not in domain_names():
+                _bad("curriculum.domain_weights", d, f"unknown domain; known domains are {domain_names()}")
             if w < 0:
                 _bad(f"curriculum.domain_weights.{d}", w, "must be >= 0")
         if c.mixture == "weights" and sum(c.domain_weights.get(d, 0.0) for d in c.stage2_domains) <= 0:

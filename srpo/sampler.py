@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from srpo.config import KNOWN_DOMAINS, SRPOConfig
+from reward_fns.domains import domain_names
+from srpo.config import SRPOConfig
 from srpo.curriculum import Curriculum, split_quota
 from srpo.history import EpochReport, HistoryResampling, domain_codes
 from srpo.skipping import PreRolloutSkipper
@@ -42,10 +43,10 @@ class SRPOSampler:
     def __init__(self, prompt_ids: Sequence[str], domains: Sequence[str], config: SRPOConfig) -> None:
         self.config = config
         self.domains = np.asarray([str(d) for d in domains], dtype=object)
-        unknown = sorted(set(self.domains) - set(KNOWN_DOMAINS))
+        unknown = sorted(set(self.domains) - set(domain_names()))
         if unknown:
             raise ValueError(
-                f"training rows have unknown domain(s) {unknown}; known domains are {KNOWN_DOMAINS}"
+                f"training rows have unknown domain(s) {unknown}; known domains are {domain_names()}"
             )
         present = set(self.domains)
         for d in config.curriculum.stage1_domains:

@@ -17,7 +17,6 @@ instead of the seconds an import of SymPy takes.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import queue
@@ -34,6 +33,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
+
+from reward_fns.process_cache import ProcessCache
 
 #: Modules each worker imports before serving, so the first call does not pay for them.
 PRELOAD = ("reward_fns.math_grade",)
@@ -342,33 +343,17 @@ class BoundedPool:
         self._zygote.close()
 
 
-_pools: dict[tuple[int, float, int], BoundedPool] = {}
-_pools_lock = threading.Lock()
-_pools_pid = os.getpid()
+_pools: ProcessCache[tuple[int, float, int], BoundedPool] = ProcessCache()
 
 
 def shared_pool(workers: int, timeout_s: float, memory_mb: int) -> BoundedPool:
     """The process-wide pool for these settings, started on first use and closed at exit."""
-    global _pools_pid
-    key = (workers, timeout_s, memory_mb)
-    with _pools_lock:
-        if _pools_pid != os.getpid():  # forked: the parent's workers are not ours
-            _pools.clear()
-            _pools_pid = os.getpid()
-        pool = _pools.get(key)
-        if pool is None:
-            pool = _pools[key] = BoundedPool(workers, timeout_s, memory_mb)
-        return pool
+    return _pools.get((workers, timeout_s, memory_mb), lambda: BoundedPool(workers, timeout_s, memory_mb))
 
 
-@atexit.register
 def close_shared_pools() -> None:
-    """Stop every shared pool of this process (also registered at exit)."""
-    with _pools_lock:
-        pools = list(_pools.values()) if _pools_pid == os.getpid() else []
-        _pools.clear()
-    for pool in pools:
-        pool.close()
+    """Stop every shared pool of this process (also done at exit)."""
+    _pools.close_all()
 
 
 if __name__ == "__main__":  # the zygote: python -m reward_fns.bounded <socket fd>

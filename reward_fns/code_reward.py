@@ -8,10 +8,8 @@ too, reach the sandbox as batches.
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
-import os
 import queue
 import re
 import threading
@@ -21,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from reward_fns.process_cache import ProcessCache
 from sandbox import BadTestSpec, RunResult, SandboxConfig, TestSpec, Verdict, make_sandbox
 
 _FENCE_OPEN = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*([^\s`]*)")
@@ -250,32 +249,17 @@ class CodeGrader:
             sandbox.close()
 
 
-_graders: dict[str, CodeGrader] = {}
-_graders_lock = threading.Lock()
-_graders_pid = os.getpid()
+_graders: ProcessCache[str, CodeGrader] = ProcessCache()
 
 
 def shared_grader(
     sandbox_opts: Mapping[str, Any], window_s: float, max_batch: int, reuse_results: int
 ) -> CodeGrader:
     """The process-wide grader for these sandbox settings (one sandbox per process)."""
-    global _graders_pid
     key = repr(sorted(dict(sandbox_opts).items())) + f"|{window_s}|{max_batch}|{reuse_results}"
-    with _graders_lock:
-        if _graders_pid != os.getpid():
-            _graders.clear()
-            _graders_pid = os.getpid()
-        grader = _graders.get(key)
-        if grader is None:
-            grader = _graders[key] = CodeGrader(sandbox_opts, window_s, max_batch, reuse_results)
-        return grader
+    return _graders.get(key, lambda: CodeGrader(sandbox_opts, window_s, max_batch, reuse_results))
 
 
-@atexit.register
 def close_shared_graders() -> None:
-    """Close every sandbox this process started."""
-    with _graders_lock:
-        graders = list(_graders.values()) if _graders_pid == os.getpid() else []
-        _graders.clear()
-    for grader in graders:
-        grader.close()
+    """Close every sandbox this process started (also done at exit)."""
+    _graders.close_all()

@@ -98,6 +98,12 @@ def test_free_text_answer_is_lenient_only(response):
     assert grade(response, "9", LENIENT)["acc"] == 1.0
 
 
+def test_lenient_mode_prefers_a_final_answer_line_after_the_last_box():
+    response = r"Interest: \boxed{255}. Total 10,455.\nFinal Answer: The final answer is $10,455$. I hope it is correct."
+    assert grade(response, "10455", LENIENT)["acc"] == 1.0
+    assert grade(response, "10455", STRICT)["acc"] == 0.0  # training reads the last box
+
+
 def test_strict_mode_reads_the_last_box_group_only():
     assert grade(r"First \boxed{3}, so the area is \boxed{5}.", "3")["acc"] == 0.0
     assert grade(r"First \boxed{3}, so the area is \boxed{5}.", "5")["acc"] == 1.0

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import os
 import re
@@ -127,6 +128,34 @@ def run(src: Path, label: str, overrides: list[str], out: Path, timeout_s: float
     return record
 
 
+def attach(pid: int, out: Path) -> dict:
+    """Sample an already running process tree until its root exits; write its memory peaks as JSON.
+
+    For a run started some other way (or a ``run`` whose own limit is too short): merge the figures
+    into that run's record with ``compare --memory-from``.
+    """
+    import psutil
+
+    sampler = TreeMemorySampler(pid).start()
+    start = time.monotonic()
+    with contextlib.suppress(psutil.NoSuchProcess):
+        psutil.Process(pid).wait()
+    peak = sampler.stop()
+    record = {
+        "attached_pid": pid,
+        "sampled_s": round(time.monotonic() - start, 1),
+        "peak_pss_gb": round(peak.pss_bytes / GB, 3),
+        "peak_system_used_gb": round(peak.system_used_bytes / GB, 3),
+        "max_processes": peak.max_processes,
+        "roles": {
+            role: {"processes": n, "peak_pss_gb": round(total / GB, 3)}
+            for role, (n, total) in peak.by_role().items()
+        },
+    }
+    out.write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
 def compare(a: dict, b: dict) -> str:
     """Markdown: the two records side by side, with b/a ratios."""
 
@@ -175,14 +204,35 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--timeout-s", type=float, default=1800.0)
     r.add_argument("--commit", default="", help="commit to report for --src (default: its HEAD)")
     r.add_argument("overrides", nargs="*", help="Hydra overrides passed on to srpo.main")
+    t = sub.add_parser("attach", help="sample a running process tree's memory until it exits")
+    t.add_argument("--pid", type=int, required=True)
+    t.add_argument("--out", type=Path, required=True)
     c = sub.add_parser("compare", help="two records side by side (markdown)")
     c.add_argument("a", type=Path)
     c.add_argument("b", type=Path)
+    c.add_argument(
+        "--memory-from",
+        type=Path,
+        nargs=2,
+        metavar=("A_ATTACH", "B_ATTACH"),
+        default=None,
+        help="take the memory figures of a and b from these `attach` records ('-' keeps a record's own)",
+    )
     args = p.parse_args(argv)
     if args.cmd == "run":
         rec = run(args.src, args.label, args.overrides, args.out, args.timeout_s, args.commit)
         return 0 if rec["returncode"] == 0 else 1
-    print(compare(json.loads(args.a.read_text()), json.loads(args.b.read_text())), end="")
+    if args.cmd == "attach":
+        attach(args.pid, args.out)
+        return 0
+    records = [json.loads(args.a.read_text()), json.loads(args.b.read_text())]
+    for record, path in zip(records, args.memory_from or [], strict=False):
+        if str(path) != "-":
+            memory = json.loads(path.read_text())
+            record.update(
+                {k: memory[k] for k in ("peak_pss_gb", "peak_system_used_gb", "max_processes", "roles")}
+            )
+    print(compare(*records), end="")
     return 0
 
 

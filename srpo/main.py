@@ -103,11 +103,11 @@ def train(config: DictConfig) -> None:
             "before starting (srpo.main does it by itself on a machine without GPU)."
         )
     auto_set_device(config)
-    validate_config(
-        config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config)
-    )
     set_worker_env(config)
     with _console(config, out_dir):
+        validate_config(
+            config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config)
+        )
         try:
             run_ppo(config, task_runner_class=TaskRunnerV1)
         finally:

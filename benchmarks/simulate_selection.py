@@ -272,8 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
     parser.add_argument("--methods", nargs="+", default=None, choices=list(METHODS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
-    parser.add_argument("--readmit-scenarios", nargs="*", default=["base", "solved", "forgetting"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument(
+        "--readmit-scenarios", nargs="*", default=["base", "solved", "unlearnable", "forgetting"]
+    )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "sim")
     parser.add_argument("--quick", action="store_true", help="small worlds and 120 steps (a smoke run)")
     parser.add_argument("--cost-sizes", nargs="*", type=int, default=list(SIZES), help="none: no cost table")

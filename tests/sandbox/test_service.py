@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.api import SandboxConfig, StdioCase, TestResult, TestSpec, Verdict
+from sandbox.api import SUPPORTED_LANGUAGES, SandboxConfig, StdioCase, TestResult, TestSpec, Verdict
 from sandbox.fusion import run_code_response
 from sandbox.service import SandboxService, make_server
 from tests.sandbox.conftest import IMAGE, TEST_LABEL, docker_config
@@ -96,6 +96,26 @@ def test_unsupported_language_is_a_clear_sandbox_error(url):
         f"{url}/run_code", {"inputs": [""], "outputs": ["hi\n"]}, "x", language="java"
     )
     assert metadata[0] == [-1]  # verl scores a sandbox error as -1, never as a pass
+
+
+CPP_SUM = "#include <bits/stdc++.h>\nint main() { long long a, b; std::cin >> a >> b; std::cout << a + b << '\\n'; }\n"
+
+
+@pytest.mark.skipif(
+    "cpp" not in SUPPORTED_LANGUAGES, reason="the sandbox has no C++ toolchain yet (issue 16)"
+)
+def test_cpp_through_verls_client(url):
+    ok = call(url, CPP_SUM, "2 3\n", timeout=10, language="cpp")
+    assert ok["status"] == "Success" and ok["run_result"]["stdout"] == "5\n"
+    assert ok["compile_result"]["status"] == "Finished" and ok["compile_result"]["return_code"] == 0
+    broken = call(url, "int main( {\n", timeout=10, language="cpp")
+    assert broken["status"] == "Failed" and broken["run_result"] is None
+    assert broken["compile_result"]["return_code"] != 0 and broken["compile_result"]["stderr"]
+    tests = {"inputs": ["1 2\n", "-5 5\n"], "outputs": ["3\n", "0\n"]}
+    results, _ = sf.check_correctness(f"{url}/run_code", tests, CPP_SUM, timeout=10, language="cpp")
+    assert results == [True, True]
+    results, _ = sf.check_correctness(f"{url}/run_code", tests, "int main( {\n", timeout=10, language="cpp")
+    assert results[0] == -4  # verl's compile-error code
 
 
 def test_verls_check_correctness_and_compute_score(url):

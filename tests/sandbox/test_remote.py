@@ -139,6 +139,22 @@ def test_a_repeated_request_id_is_answered_without_running_again(server):
     assert status == 400 and "runs[0]" in json.loads(reply)["message"]
 
 
+def test_a_server_restarted_on_its_port_is_not_taken_for_dead(docker_ready):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    proc, url = start_server("--pool-size", "1", "--port", port)
+    try:
+        with RemoteSandbox([url], down_for_s=60) as client:
+            assert client.run(*tagged(1)).all_passed  # leaves a kept-alive connection behind
+            stop(proc)
+            proc, _ = start_server("--pool-size", "1", "--port", port)
+            assert client.run(*tagged(2)).all_passed  # stale connection: one fresh try, no fail-over
+            assert client.servers()[0]["failed"] == 0
+    finally:
+        stop(proc)
+
+
 def test_no_server_answering_is_a_clear_error_naming_the_urls():
     dead = ["http://127.0.0.1:9", "http://127.0.0.1:19"]
     with RemoteSandbox(dead, down_for_s=0.1, give_up_s=0.5) as client:

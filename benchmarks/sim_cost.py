@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 # Whichever srpo is first on the path: the subprocesses set PYTHONPATH to the version they measure.
-from srpo.config import CurriculumConfig, SRPOConfig
-from srpo.sampler import SRPOSampler
+from srpo.algorithm.config import CurriculumConfig, SRPOConfig
+from srpo.algorithm.sampler import SRPOSampler
 
 REPO = Path(__file__).resolve().parents[1]
 # The commit before this branch's bookkeeping speed-ups (domain codes instead of strings).

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from srpo.report import plt, save_figure
+from srpo.tools.report import plt, save_figure
 
 SMOOTH = 25  # steps in the moving average of the zero-advantage share
 

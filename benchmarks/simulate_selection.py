@@ -1,7 +1,7 @@
 """Paper-scale simulation of prompt selection (a simulation, not training).
 
-The project's real ``srpo.sampler.SRPOSampler`` (with its ``srpo.history.HistoryResampling``,
-``srpo.curriculum.Curriculum`` and ``srpo.skipping.PreRolloutSkipper``) chooses the prompts; a
+The project's real ``srpo.algorithm.sampler.SRPOSampler`` (with its ``srpo.algorithm.history.HistoryResampling``,
+``srpo.algorithm.curriculum.Curriculum`` and ``srpo.algorithm.skipping.PreRolloutSkipper``) chooses the prompts; a
 synthetic learner (``benchmarks/sim_learner.py``, assumptions documented there) plays the policy.
 That isolates what the issue asks about, which prompts get the rollouts, at the paper's scale: 256
 prompts x 32 rollouts per step, tens of thousands of prompts, 1,000+ steps, two stages (math, then
@@ -21,7 +21,7 @@ Methods (how prompts are chosen; the learner is the same):
 * ``dapo``: DAPO dynamic sampling: per step, roll out batches until 256 groups with nonzero advantage
   are collected (zero-advantage groups are generated, paid for and thrown away), as verl's
   ``algorithm.filter_groups`` does for ``baselines/dapo``.
-* ``grpo_skip``: GRPO with GRESO-style pre-rollout skipping (``srpo.skipping``).
+* ``grpo_skip``: GRPO with GRESO-style pre-rollout skipping (``srpo.algorithm.skipping``).
 * ``srpo_readmit2`` / ``srpo_readmit5`` (``readmit_after_epochs``), ``srpo_min_pool`` (``min_pool_size:
   1024``, ``refill: readmit_oldest``), ``srpo_fill_batch`` (``fill_batch``): History Resampling's
   re-admission settings, swept on the scenarios of ``--readmit-scenarios``.
@@ -47,8 +47,8 @@ from sim_cost import BEFORE_REF, SIZES, cost_table  # noqa: E402
 from sim_learner import LearnerSpec, SyntheticLearner  # noqa: E402
 from sim_report import write_report  # noqa: E402
 
-from srpo.config import CurriculumConfig, HistoryResamplingConfig, SkippingConfig, SRPOConfig  # noqa: E402
-from srpo.sampler import SRPOSampler  # noqa: E402
+from srpo.algorithm.config import CurriculumConfig, HistoryResamplingConfig, SkippingConfig, SRPOConfig  # noqa: E402
+from srpo.algorithm.sampler import SRPOSampler  # noqa: E402
 
 BATCH, GROUP = 256, 32
 # verl's replay buffer would keep drawing; a cap keeps a world with no informative prompt finite.

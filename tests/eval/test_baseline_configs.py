@@ -8,7 +8,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from srpo.config import load_srpo_config
+from srpo.algorithm.config import load_srpo_config
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
 BASELINES = sorted(p.stem for p in (Path(CONFIG_DIR) / "baselines").glob("*.yaml"))

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from srpo.history import HistoryResampling
-from srpo.sampler import SRPOSampler
-from srpo.skipping import PreRolloutSkipper
+from srpo.algorithm.history import HistoryResampling
+from srpo.algorithm.sampler import SRPOSampler
+from srpo.algorithm.skipping import PreRolloutSkipper
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))

@@ -12,7 +12,7 @@ from reward_fns import domains
 from reward_fns.config import reward_config_from_kwargs
 from reward_fns.dispatch import RESULT_KEYS, compute_score, compute_score_async, compute_score_batch, route
 from reward_fns.domains import Domain, register_domain
-from srpo.config import SRPOConfigError, load_srpo_config
+from srpo.algorithm.config import SRPOConfigError, load_srpo_config
 from srpo.data.rows import DataRowError, validate_row
 
 

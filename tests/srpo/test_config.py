@@ -3,7 +3,7 @@
 import pytest
 from omegaconf import OmegaConf
 
-from srpo.config import SRPOConfig, SRPOConfigError, load_srpo_config
+from srpo.algorithm.config import SRPOConfig, SRPOConfigError, load_srpo_config
 
 
 def test_defaults_are_the_papers():

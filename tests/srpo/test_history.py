@@ -5,8 +5,8 @@ import copy
 import numpy as np
 import pytest
 
-from srpo.config import HistoryResamplingConfig
-from srpo.history import HistoryResampling, zero_variance_group_fraction
+from srpo.algorithm.config import HistoryResamplingConfig
+from srpo.algorithm.history import HistoryResampling, zero_variance_group_fraction
 
 IDS = ["easy", "mixed", "wrong", "unseen"]
 

@@ -5,8 +5,8 @@ import copy
 import numpy as np
 import pytest
 
-from srpo.config import CurriculumConfig, HistoryResamplingConfig, SRPOConfig
-from srpo.sampler import SRPOSampler
+from srpo.algorithm.config import CurriculumConfig, HistoryResamplingConfig, SRPOConfig
+from srpo.algorithm.sampler import SRPOSampler
 
 N_MATH, N_CODE = 12, 8
 IDS = [f"m{i}" for i in range(N_MATH)] + [f"c{i}" for i in range(N_CODE)]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from srpo import verl_compat
-from srpo.trainer import SRPOTrainer
+from srpo.verl_glue import compat as verl_compat
+from srpo.verl_glue.trainer import SRPOTrainer
 
 
 def test_installed_verl_has_everything_the_trainer_uses():
@@ -69,9 +69,9 @@ def _trainer_with_fields(monkeypatch, reward_key: str, extra: dict | None = None
 
     import torch
 
-    from srpo import trainer as trainer_module
-    from srpo.config import load_srpo_config
-    from srpo.sampler import SRPOSampler
+    from srpo.algorithm.config import load_srpo_config
+    from srpo.algorithm.sampler import SRPOSampler
+    from srpo.verl_glue import trainer as trainer_module
 
     cfg = load_srpo_config({"history": {"reward_key": reward_key}})
     sampler = SRPOSampler(["m0", "m1"], ["math", "math"], cfg)

@@ -6,7 +6,7 @@ from per-domain permutations and shuffled together. The epoch ends lazily, when 
 few rows left for a whole batch: by then (in verl's synchronous schedule) the rewards of the epoch's
 last batch have been recorded, so History Resampling filters on complete information.
 
-With ``srpo.skipping.enable`` (GRESO-style pre-rollout skipping, ``srpo.skipping``), a draw walks
+With ``srpo.skipping.enable`` (GRESO-style pre-rollout skipping, ``srpo.algorithm.skipping``), a draw walks
 the epoch order and passes over rows the skipper predicts to have zero reward variance; those rows
 are consumed for this epoch without being rolled out.
 
@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from reward_fns.domains import domain_names
-from srpo.config import SRPOConfig
-from srpo.curriculum import Curriculum, split_quota
-from srpo.history import EpochReport, HistoryResampling, domain_codes
-from srpo.skipping import PreRolloutSkipper
+from srpo.algorithm.config import SRPOConfig
+from srpo.algorithm.curriculum import Curriculum, split_quota
+from srpo.algorithm.history import EpochReport, HistoryResampling, domain_codes
+from srpo.algorithm.skipping import PreRolloutSkipper
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ this subclass adds only what SRPO needs, through the trainer's overridable metho
 
 Selected with ``trainer.v1.trainer_mode=srpo`` in any verl run that imports ``srpo`` (our
 ``verl.plugins`` entry point does). It runs verl's synchronous schedule. Every verl name used here
-beyond the public config goes through :mod:`srpo.verl_compat`, which checks them against the
+beyond the public config goes through :mod:`srpo.verl_glue.compat`, which checks them against the
 installed verl when this module registers the trainer.
 """
 
@@ -30,11 +30,10 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 
-from srpo.config import load_srpo_config
-from srpo.history import zero_variance_group_fraction
-from srpo.reward_wait import reward_tail_metrics
-from srpo.sampler import SRPOSampler
-from srpo.verl_compat import (
+from srpo.algorithm.config import load_srpo_config
+from srpo.algorithm.history import zero_variance_group_fraction
+from srpo.algorithm.sampler import SRPOSampler
+from srpo.verl_glue.compat import (
     PPOTrainerSync,
     check_installed_verl,
     collate_fn,
@@ -43,6 +42,7 @@ from srpo.verl_compat import (
     rollout_fields,
     set_replay_poll_interval,
 )
+from srpo.verl_glue.reward_wait import reward_tail_metrics
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Every verl name the SRPO trainer relies on beyond verl's public config, in one place.
 
-``srpo.trainer`` subclasses verl's synchronous v1 trainer and overrides private methods, reads the
+``srpo.verl_glue.trainer`` subclasses verl's synchronous v1 trainer and overrides private methods, reads the
 training dataset's dataframe, tunes the replay buffer and reads rollout fields from TransferQueue.
 None of that is a stable verl API. This module names each such use, reaches it for the trainer, and
 checks it against the installed verl when the trainer registers: on the pinned version silently, on
@@ -102,7 +102,7 @@ def check_installed_verl(version: str | None = None) -> None:
     if problems:
         raise RuntimeError(
             f"srpo's trainer was written for verl {PINNED_VERL}, but verl {version} is installed and changed "
-            "what the trainer relies on (srpo/verl_compat.py):\n  - "
+            "what the trainer relies on (srpo/verl_glue/compat.py):\n  - "
             + "\n  - ".join(problems)
             + f"\nInstall verl=={PINNED_VERL} or update srpo."
         )
@@ -121,7 +121,7 @@ def dataset_extra_infos(dataset: Any) -> list[Any]:
 def set_replay_poll_interval(buffer: Any, seconds: float) -> None:
     """How often verl's replay buffer looks for a finished batch (verl's default: 2 s)."""
     if not hasattr(buffer, "poll_interval"):
-        raise RuntimeError(f"{type(buffer).__name__} has no poll_interval; see srpo/verl_compat.py")
+        raise RuntimeError(f"{type(buffer).__name__} has no poll_interval; see srpo/verl_glue/compat.py")
     buffer.poll_interval = seconds
 
 

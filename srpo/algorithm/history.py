@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from srpo.config import HistoryResamplingConfig
+from srpo.algorithm.config import HistoryResamplingConfig
 
 
 @dataclass
@@ -66,7 +66,7 @@ class HistoryResampling:
 
     Args:
         prompt_ids: one stable id per dataset row (``extra_info.prompt_id``), in dataset order.
-        config: the ``srpo.history`` settings.
+        config: the ``srpo.algorithm.history`` settings.
         domains: optional domain per row, to report each domain's share of informative prompts.
     """
 

@@ -156,6 +156,21 @@ def attach(pid: int, out: Path) -> dict:
     return record
 
 
+def merge_memory(record: dict, attached: dict) -> None:
+    """Fold an ``attach`` record sampled over part of the same run into ``record``: larger figures win.
+
+    Two samplers that together cover the run (e.g. the run's own, paused part-way, and one attached
+    later) give its peaks as the per-role maximum of the two.
+    """
+    for key in ("peak_pss_gb", "peak_system_used_gb", "max_processes"):
+        record[key] = max(record[key], attached[key])
+    for role, got in attached["roles"].items():
+        own = record["roles"].get(role)
+        if own is None or got["peak_pss_gb"] > own["peak_pss_gb"]:
+            record["roles"][role] = got
+    record["memory_note"] = f"merged with an attached sampler ({attached['sampled_s']:.0f} s)"
+
+
 def compare(a: dict, b: dict) -> str:
     """Markdown: the two records side by side, with b/a ratios."""
 
@@ -216,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         nargs=2,
         metavar=("A_ATTACH", "B_ATTACH"),
         default=None,
-        help="take the memory figures of a and b from these `attach` records ('-' keeps a record's own)",
+        help="merge these `attach` records into a and b's memory figures, the larger per role ('-': none)",
     )
     args = p.parse_args(argv)
     if args.cmd == "run":
@@ -228,10 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     records = [json.loads(args.a.read_text()), json.loads(args.b.read_text())]
     for record, path in zip(records, args.memory_from or [], strict=False):
         if str(path) != "-":
-            memory = json.loads(path.read_text())
-            record.update(
-                {k: memory[k] for k in ("peak_pss_gb", "peak_system_used_gb", "max_processes", "roles")}
-            )
+            merge_memory(record, json.loads(path.read_text()))
     print(compare(*records), end="")
     return 0
 

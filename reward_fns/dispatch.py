@@ -39,7 +39,7 @@ from reward_fns.code_reward import (
 )
 from reward_fns.config import RewardConfig, reward_config_from_kwargs
 from reward_fns.math_grade import grade_math_response, grade_text_parts
-from sandbox import RunResult
+from sandbox import RunResult, TestSpec
 
 #: Domain of the data sources we know, for rows whose ``extra_info`` has no ``domain``.
 KNOWN_SOURCES: dict[str, str] = {
@@ -190,11 +190,29 @@ def _code_result(
     return _result(cfg, acc, parts["format"], parts["language"], program_digest(program), reason, False)
 
 
-def _grade_code_rows(cfg: RewardConfig, rows: Sequence[tuple[str, Any, str]], batched: bool) -> list[dict]:
-    """Code rows ``(response, ground_truth, row_name)``; specs are all checked before anything runs."""
-    specs = [parse_test_spec(gt, row) for _, gt, row in rows]
-    programs = [extract_program(resp, cfg.code.fence_tags, cfg.code.require_fence) for resp, _, _ in rows]
-    parts = _text_parts(cfg, [resp for resp, _, _ in rows], "code")
+def _code_spec(ground_truth: Any, row: str, extra_info: Mapping[str, Any] | None) -> TestSpec:
+    """The row's test spec; ``extra_info.language``, when given, must name the spec's language."""
+    spec = parse_test_spec(ground_truth, row)
+    language = (extra_info or {}).get("language")
+    if language is not None and language != spec.language:
+        raise ValueError(
+            f"{row}: extra_info.language is {language!r} but the test spec's language is {spec.language!r}"
+        )
+    return spec
+
+
+def _grade_code_rows(
+    cfg: RewardConfig, rows: Sequence[tuple[str, Any, str, Mapping[str, Any] | None]], batched: bool
+) -> list[dict]:
+    """Code rows ``(response, ground_truth, row_name, extra_info)``; specs are all checked before anything runs.
+
+    The program is the last fenced block tagged for the spec's language (```python, ```cpp, ...)."""
+    specs = [_code_spec(gt, row, info) for _, gt, row, info in rows]
+    programs = [
+        extract_program(resp, cfg.code.tags_for(spec.language), cfg.code.require_fence)
+        for (resp, *_), spec in zip(rows, specs, strict=True)
+    ]
+    parts = _text_parts(cfg, [resp for resp, *_ in rows], "code")
     grader = _grader(cfg)
     todo = [i for i, p in enumerate(programs) if p is not None]
     if batched:
@@ -218,7 +236,7 @@ def compute_score(
     domain = route(data_source, extra_info)
     if domain == "math":
         return _grade_math_rows(cfg, [(solution_str, _math_ground_truth(ground_truth, row))])[0]
-    return _grade_code_rows(cfg, [(solution_str, ground_truth, row)], batched=False)[0]
+    return _grade_code_rows(cfg, [(solution_str, ground_truth, row, extra_info)], batched=False)[0]
 
 
 async def compute_score_async(
@@ -240,8 +258,8 @@ async def compute_score_async(
     if route(data_source, extra_info) == "math":
         truth = _math_ground_truth(ground_truth, row)
         return (await asyncio.to_thread(_grade_math_rows, cfg, [(solution_str, truth)]))[0]
-    spec = parse_test_spec(ground_truth, row)
-    program = extract_program(solution_str, cfg.code.fence_tags, cfg.code.require_fence)
+    spec = _code_spec(ground_truth, row, extra_info)
+    program = extract_program(solution_str, cfg.code.tags_for(spec.language), cfg.code.require_fence)
     parts = (await asyncio.to_thread(_text_parts, cfg, [solution_str], "code"))[0]
     run = None if program is None else await asyncio.wrap_future(_grader(cfg).submit(program, spec))
     return _code_result(cfg, program, parts, run)
@@ -277,7 +295,7 @@ def compute_score_batch(
             math_rows.append((solution_strs[i], _math_ground_truth(ground_truths[i], row)))
         else:
             code_idx.append(i)
-            code_rows.append((solution_strs[i], ground_truths[i], row))
+            code_rows.append((solution_strs[i], ground_truths[i], row, infos[i]))
     results: list[dict[str, Any] | None] = [None] * n
     with ThreadPoolExecutor(max_workers=1) as ex:
         code_future = ex.submit(_grade_code_rows, cfg, code_rows, True) if code_rows else None

@@ -78,13 +78,18 @@ class MathConfig:
 class CodeConfig:
     """Program extraction and sandboxed testing."""
 
-    fence_tags: tuple[str, ...] = ("python", "py", "python3", "")  # accepted ``` info strings
+    fence_tags: tuple[str, ...] = ("python", "py", "python3", "")  # accepted ``` info strings (Python rows)
+    cpp_fence_tags: tuple[str, ...] = ("cpp", "c++", "cc", "cxx")  # ... for rows whose spec says language cpp
     require_fence: bool = True  # False: a response without a fence is taken as the program
     partial_credit: bool = False  # paper: 1 only if every test passes; True: fraction passed
     batch_window_s: float = 0.02  # single calls arriving within this window share a run_batch
     max_batch: int = 256  # most programs per run_batch call
     reuse_results: int = 4096  # recent (program, tests) results reused instead of rerun; 0 = run every time
     sandbox: Mapping[str, Any] = field(default_factory=dict)  # forwarded to sandbox.SandboxConfig
+
+    def tags_for(self, language: str) -> tuple[str, ...]:
+        """The fence tags a response in ``language`` (the test spec's) may use."""
+        return self.cpp_fence_tags if language == "cpp" else self.fence_tags
 
     def sandbox_options(self) -> dict[str, Any]:
         """SandboxConfig fields: ``fail_fast`` follows ``partial_credit`` unless set, since without

@@ -40,7 +40,10 @@ from reward_fns.code_reward import (
 from reward_fns.config import RewardConfig, reward_config_from_kwargs
 from reward_fns.domains import domain_names, domain_of_source, get_domain, known_sources, load_function
 from reward_fns.math_grade import grade_math_response, grade_text_parts
-from sandbox import RunResult
+from sandbox import RunResult, TestSpec
+
+#: What a domain grader receives per row: ``(response, ground_truth, row_name, extra_info)``.
+Row = tuple[str, Any, str, Mapping[str, Any] | None]
 
 RESULT_KEYS = ("score", "acc", "format", "language", "pred", "reason", "verifier_timeout")
 
@@ -139,11 +142,11 @@ def _math_from_bounded(cfg: RewardConfig, bounded: BoundedResult) -> dict:
     return _result(cfg, 0.0, v["format"], v["language"], v["pred"], reason, timeout)
 
 
-def grade_math_rows(cfg: RewardConfig, rows: Sequence[tuple[str, Any, str]]) -> list[dict]:
-    """Math rows ``(response, ground_truth, row_name)``, verified by the bounded pool's workers."""
-    truths = [_math_ground_truth(gt, row) for _, gt, row in rows]
+def grade_math_rows(cfg: RewardConfig, rows: Sequence[Row]) -> list[dict]:
+    """Math rows ``(response, ground_truth, row_name, extra_info)``, verified by the bounded pool."""
+    truths = [_math_ground_truth(gt, row) for _, gt, row, _ in rows]
     template, lang, opts = cfg.template_regex("math"), asdict(cfg.language), _math_opts(cfg)
-    jobs = [(resp, gt, opts, template, lang) for (resp, _, _), gt in zip(rows, truths, strict=True)]
+    jobs = [(resp, gt, opts, template, lang) for (resp, *_), gt in zip(rows, truths, strict=True)]
     results = _pool(cfg).map(grade_math_response, jobs)
     return [_math_from_bounded(cfg, r) for r in results]
 
@@ -163,15 +166,29 @@ def _code_result(
     return _result(cfg, acc, parts["format"], parts["language"], program_digest(program), reason, False)
 
 
-def grade_code_rows(cfg: RewardConfig, rows: Sequence[tuple[str, Any, str]]) -> list[dict]:
-    """Code rows ``(response, ground_truth, row_name)``; specs are all checked before anything runs.
+def _code_spec(ground_truth: Any, row: str, extra_info: Mapping[str, Any] | None) -> TestSpec:
+    """The row's test spec; ``extra_info.language``, when given, must name the spec's language."""
+    spec = parse_test_spec(ground_truth, row)
+    language = (extra_info or {}).get("language")
+    if language is not None and language != spec.language:
+        raise ValueError(
+            f"{row}: extra_info.language is {language!r} but the test spec's language is {spec.language!r}"
+        )
+    return spec
 
-    Several programs run as one sandbox batch; a single one joins the batches that concurrent calls
-    share.
+
+def grade_code_rows(cfg: RewardConfig, rows: Sequence[Row]) -> list[dict]:
+    """Code rows ``(response, ground_truth, row_name, extra_info)``; specs are all checked before
+    anything runs. The program is the last fenced block tagged for the spec's language (```python,
+    ```cpp, ...). Several programs run as one sandbox batch; a single one joins the batches that
+    concurrent calls share.
     """
-    specs = [parse_test_spec(gt, row) for _, gt, row in rows]
-    programs = [extract_program(resp, cfg.code.fence_tags, cfg.code.require_fence) for resp, _, _ in rows]
-    parts = _text_parts(cfg, [resp for resp, _, _ in rows], "code")
+    specs = [_code_spec(gt, row, info) for _, gt, row, info in rows]
+    programs = [
+        extract_program(resp, cfg.code.tags_for(spec.language), cfg.code.require_fence)
+        for (resp, *_), spec in zip(rows, specs, strict=True)
+    ]
+    parts = _text_parts(cfg, [resp for resp, *_ in rows], "code")
     grader = _grader(cfg)
     todo = [i for i, p in enumerate(programs) if p is not None]
     if len(todo) == 1:
@@ -191,7 +208,9 @@ def compute_score(
 ) -> dict[str, Any]:
     """SRPO reward of one response, with verl's custom reward function signature."""
     grade = load_function(get_domain(route(data_source, extra_info)).grader)
-    return grade(_config(kwargs), [(solution_str, ground_truth, row_name(data_source, extra_info))])[0]
+    return grade(
+        _config(kwargs), [(solution_str, ground_truth, row_name(data_source, extra_info), extra_info)]
+    )[0]
 
 
 async def compute_score_async(
@@ -212,15 +231,16 @@ async def compute_score_async(
     row = row_name(data_source, extra_info)
     domain = get_domain(route(data_source, extra_info))
     if domain.async_grader is not None:
-        return await load_function(domain.async_grader)(cfg, solution_str, ground_truth, row)
+        return await load_function(domain.async_grader)(cfg, (solution_str, ground_truth, row, extra_info))
     grade = load_function(domain.grader)
-    return (await asyncio.to_thread(grade, cfg, [(solution_str, ground_truth, row)]))[0]
+    return (await asyncio.to_thread(grade, cfg, [(solution_str, ground_truth, row, extra_info)]))[0]
 
 
-async def grade_code_row_async(cfg: RewardConfig, response: str, ground_truth: Any, row: str) -> dict:
+async def grade_code_row_async(cfg: RewardConfig, item: Row) -> dict:
     """One code row as a coroutine: it awaits its sandbox batch instead of holding a thread."""
-    spec = parse_test_spec(ground_truth, row)
-    program = extract_program(response, cfg.code.fence_tags, cfg.code.require_fence)
+    response, ground_truth, row, extra_info = item
+    spec = _code_spec(ground_truth, row, extra_info)
+    program = extract_program(response, cfg.code.tags_for(spec.language), cfg.code.require_fence)
     parts = (await asyncio.to_thread(_text_parts, cfg, [response], "code"))[0]
     run = None if program is None else await asyncio.wrap_future(_grader(cfg).submit(program, spec))
     return _code_result(cfg, program, parts, run)
@@ -258,7 +278,10 @@ def compute_score_batch(
             domain: ex.submit(
                 load_function(get_domain(domain).grader),
                 cfg,
-                [(solution_strs[i], ground_truths[i], row_name(data_sources[i], infos[i])) for i in idx],
+                [
+                    (solution_strs[i], ground_truths[i], row_name(data_sources[i], infos[i]), infos[i])
+                    for i in idx
+                ],
             )
             for domain, idx in by_domain.items()
         }

@@ -20,9 +20,9 @@ class Domain:
     """One domain's reward wiring.
 
     ``grader`` grades a batch: ``f(cfg: RewardConfig, rows: Sequence[tuple[response, ground_truth,
-    row_name]]) -> list[result dict]`` (the keys of ``reward_fns.dispatch.RESULT_KEYS``); it raises
-    ``ValueError`` naming the row for a malformed ground truth. ``async_grader`` (optional) grades one
-    row as a coroutine, ``f(cfg, response, ground_truth, row_name) -> result dict``, for domains that
+    row_name, extra_info]]) -> list[result dict]`` (the keys of ``reward_fns.dispatch.RESULT_KEYS``);
+    it raises ``ValueError`` naming the row for a malformed ground truth. ``async_grader`` (optional)
+    grades one such row as a coroutine, ``f(cfg, row) -> result dict``, for domains that
     wait on something other than CPU (code waits on the sandbox); without it a single row goes
     through ``grader`` in a thread.
     """

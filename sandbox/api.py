@@ -15,9 +15,10 @@ from typing import Any, Literal, Protocol
 
 DEFAULT_IMAGE = "srpo-sandbox:py3"
 IMAGE_BUILD_HINT = "scripts/build_sandbox_image.sh"
-SUPPORTED_LANGUAGES = (
-    "python",
-)  # a language needs a row in supervisor.STDIO_COMMANDS and its toolchain in the image
+# Python runs in every sandbox image; C++ (stdio only) needs an image built with
+# `scripts/build_sandbox_image.sh --cpp` (CPP_IMAGE): a program is compiled once per run.
+SUPPORTED_LANGUAGES = ("python", "cpp")
+CPP_IMAGE = "srpo-sandbox:cpp"
 
 
 # ---------------------------------------------------------------- errors
@@ -237,6 +238,8 @@ class Verdict(StrEnum):
     MEMORY_LIMIT = "memory_limit"
     OUTPUT_LIMIT = "output_limit"
     SANDBOX_ERROR = "sandbox_error"
+    COMPILE_ERROR = "compile_error"
+    """The program (C++) did not compile; the result's stderr_tail holds the compiler's message tail."""
     SKIPPED = "skipped"
     """Not run: an earlier case of the same run crashed and the config asks to stop there (fail_fast)."""
 
@@ -266,6 +269,8 @@ class RunResult:
     """Results of one program against every case of its spec, in case order."""
 
     tests: list[TestResult] = field(default_factory=list)
+    compile_time_s: float | None = None
+    """Wall time of compiling the program (once per run; C++ only), None when nothing was compiled."""
 
     @property
     def all_passed(self) -> bool:
@@ -307,6 +312,14 @@ class SandboxConfig:
     """CPU quota per container, in cores."""
     workdir_mb: int = 64
     """Size of the tmpfs work dir (counts against the container's memory)."""
+    start_mode: Literal["fork_server", "fresh_interpreter"] = "fork_server"
+    """How a Python program's process starts: forked from an interpreter each sandbox keeps ready
+    with the runtime imported (sandbox/forkserver.py; several times cheaper per test), or as a
+    fresh `python3 -I` (the program sees exactly a new interpreter). Same limits, uid, clean-up."""
+    compile_time_limit_s: float = 20.0
+    """Wall-clock limit of compiling a program (C++), once per run."""
+    compile_memory_mb: int | None = None
+    """Address-space limit of the compiler (None: memory_mb); a larger one grows the container's cap."""
     fail_fast: bool = False
     """Stop a program's run at its first case that does not finish cleanly (runtime error, time,
     memory or output limit); later cases are SKIPPED. Wrong answers are judged on the host after the
@@ -339,10 +352,16 @@ class SandboxConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"SandboxConfig.{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.compile_memory_mb is not None and self.compile_memory_mb < 64:
+            raise ValueError(f"SandboxConfig.compile_memory_mb must be >= 64, got {self.compile_memory_mb!r}")
+        if self.start_mode not in ("fork_server", "fresh_interpreter"):
+            raise ValueError(
+                f"SandboxConfig.start_mode must be 'fork_server' or 'fresh_interpreter', got {self.start_mode!r}"
+            )
         if self.max_concurrency is not None and self.max_concurrency < 1:
             raise ValueError(f"SandboxConfig.max_concurrency must be >= 1, got {self.max_concurrency!r}")
-        if not self.time_limit_s > 0 or not self.cpus > 0:
-            raise ValueError("SandboxConfig.time_limit_s and cpus must be positive")
+        if not self.time_limit_s > 0 or not self.cpus > 0 or not self.compile_time_limit_s > 0:
+            raise ValueError("SandboxConfig.time_limit_s, compile_time_limit_s and cpus must be positive")
 
     @property
     def concurrency(self) -> int:

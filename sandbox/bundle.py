@@ -13,8 +13,9 @@ import binascii
 import marshal
 import os
 
-SHIPPED = ("bundle", "plain", "runner", "judge", "cleanup", "supervisor")  # dependency order
+SHIPPED = ("bundle", "plain", "runner", "judge", "cleanup", "forkserver", "supervisor")  # dependency order
 RUNNER = ("plain", "runner")
+FORK_SERVER = ("plain", "runner", "forkserver")  # what a fork server's children may need
 _SOURCES: dict[str, str] = {}  # the loader fills this inside the sandbox; the host reads the files
 
 _LOADER = """import sys
@@ -31,21 +32,30 @@ def _load(modules):
             module._SOURCES.update(modules)
 """
 
-RUNNER_BOOT = (
-    _LOADER
-    + "import binascii, marshal\n"
-    + "_load(marshal.loads(binascii.a2b_base64(sys.argv.pop(1))))\n"
-    + "sys.modules['sandbox.runner'].main()\n"
-)
+
+def _boot(call: str) -> str:
+    """Source that loads the marshalled modules in argv[1], then runs `call`."""
+    return (
+        _LOADER
+        + "import binascii, marshal\n_load(marshal.loads(binascii.a2b_base64(sys.argv.pop(1))))\n"
+        + call
+    )
+
+
+RUNNER_BOOT = _boot("sys.modules['sandbox.runner'].main()\n")
+FORK_SERVER_BOOT = _boot("sys.modules['sandbox.forkserver'].serve(int(sys.argv[1]))\n")
 
 
 def sources() -> dict[str, str]:
     """The shipped modules' text: the loader's copy inside the sandbox, the package's files outside."""
     if not _SOURCES:
         here = os.path.dirname(os.path.abspath(__file__))
+        read = {}
         for name in SHIPPED:
             with open(os.path.join(here, name + ".py"), encoding="utf-8") as f:
-                _SOURCES[name] = f.read()
+                read[name] = f.read()
+        # one update, never a half-filled dict: a pool starts its workers from several threads
+        _SOURCES.update(read)
     return _SOURCES
 
 
@@ -56,10 +66,10 @@ def supervisor_source() -> str:
     return f"{_LOADER}_load({modules!r})\nsys.modules['sandbox.supervisor'].main()\n"
 
 
-def runner_payload() -> str:
-    """The runner's modules compiled and marshalled, base64: the argument after RUNNER_BOOT.
+def payload(names: tuple = RUNNER) -> str:
+    """Modules compiled and marshalled, base64: the argument after RUNNER_BOOT or FORK_SERVER_BOOT.
 
     Marshal data is only ever loaded by the same interpreter that wrote it (the sandbox's)."""
     text = sources()
-    modules = [(name, compile(text[name], f"sandbox/{name}.py", "exec")) for name in RUNNER]
+    modules = [(name, compile(text[name], f"sandbox/{name}.py", "exec")) for name in names]
     return binascii.b2a_base64(marshal.dumps(modules), newline=False).decode()

@@ -18,13 +18,16 @@ import time
 IS_INIT = os.getpid() == 1
 WIPE_BUDGET_S = 5.0  # a tmpfs with nr_inodes capped empties in well under a second
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+SPARED: set = (
+    set()
+)  # the fork server and its standby child (forkserver.py): root, out of every program's reach
 
 
 def _other_pids() -> list:
-    me = os.getpid()
+    skip = {os.getpid(), *SPARED}
     pids = []
     for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) != me:
+        if name.isdigit() and int(name) not in skip:
             try:
                 with open(f"/proc/{name}/stat") as f:
                     stat = f.read()
@@ -61,17 +64,30 @@ def kill_uid(uid: int) -> None:
                 os.kill(int(name), signal.SIGKILL)
 
 
+def _kill_all() -> None:
+    """As PID 1: SIGKILL every process but ourselves and the spared ones.
+
+    kill(-1) reaches them all at once; with a process to spare, each is killed by pid, and the
+    callers repeat until none is left (a forking program's new children show up in the next pass)."""
+    if not SPARED:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)
+        return
+    for pid in _other_pids():
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
 def kill_group(pgid: int) -> None:
     """Kill a process group and, as PID 1, every other process in the namespace (not reaped)."""
     with contextlib.suppress(OSError):
         os.killpg(pgid, signal.SIGKILL)
     if IS_INIT:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(-1, signal.SIGKILL)
+        _kill_all()
 
 
 def kill_leftovers() -> int:
-    """As PID 1, kill and reap every process but ourselves; returns how many there were."""
+    """As PID 1, kill and reap every process but ourselves (and SPARED); returns how many there were."""
     if not IS_INIT:
         return 0
     reap()
@@ -80,8 +96,7 @@ def kill_leftovers() -> int:
     for _ in range(200):  # up to about a second for the kernel to tear them down
         if not left:
             break
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(-1, signal.SIGKILL)
+        _kill_all()
         reap()
         time.sleep(0.005)
         left = _other_pids()

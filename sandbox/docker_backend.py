@@ -40,6 +40,7 @@ SUPERVISOR_CAPS = ["CHOWN", "FOWNER", "KILL", "SETGID", "SETUID", "SETPCAP"]
 PROGRAM_UID, TEST_UID = 10001, 10002  # 10001 is the image's `sandbox` user; 10002 needs no entry
 WORK_DIR = "/work"
 SHM_MB = 8
+BIN_DIR, BIN_MB = "/sandbox-bin", 64  # compiled programs (C++), one at a time
 SUPERVISOR_HEADROOM_MB = 96  # the supervisor, the test process forked from it, python's page cache
 # Inodes per tmpfs: bounds how long a wipe can take (a few ms per thousand entries).
 WORK_INODES = 16384
@@ -115,7 +116,10 @@ def reap_stale(api: docker.APIClient, label: str) -> int:
 
 
 def host_config(api: docker.APIClient, config: SandboxConfig) -> dict[str, Any]:
-    memory_mb = config.memory_mb + config.workdir_mb + SUPERVISOR_HEADROOM_MB
+    # the compiler (C++) runs alone, before any case: the cap fits whichever is larger
+    memory_mb = (
+        max(config.memory_mb, config.compile_memory_mb or 0) + config.workdir_mb + SUPERVISOR_HEADROOM_MB
+    )
     return api.create_host_config(
         network_mode="none",
         mem_limit=f"{memory_mb}m",
@@ -126,6 +130,8 @@ def host_config(api: docker.APIClient, config: SandboxConfig) -> dict[str, Any]:
         tmpfs={
             WORK_DIR: f"rw,nosuid,nodev,noexec,size={config.workdir_mb}m,nr_inodes={WORK_INODES}",
             "/dev/shm": f"rw,nosuid,nodev,noexec,size={SHM_MB}m,nr_inodes={SHM_INODES},mode=1777",
+            # compiled programs (C++) for the length of their run: root's, so no program writes here
+            BIN_DIR: f"rw,nosuid,nodev,exec,size={BIN_MB}m,nr_inodes=64,mode=0755",
         },
         cap_drop=["ALL"],
         cap_add=SUPERVISOR_CAPS,
@@ -163,6 +169,8 @@ class DockerWorker(Worker):
                     "SRPO_SANDBOX_WORK": WORK_DIR,
                     "SRPO_SANDBOX_WIPE": "/dev/shm:/dev/mqueue",
                     "SRPO_SANDBOX_UIDS": f"{PROGRAM_UID}:{TEST_UID}",
+                    "SRPO_SANDBOX_START": config.start_mode,
+                    "SRPO_SANDBOX_BIN": BIN_DIR,
                 },
                 working_dir=WORK_DIR,
                 hostname="sandbox",

@@ -56,12 +56,15 @@ def build_request(run_id: int, program: str, spec: TestSpec, config: SandboxConf
         "nproc": config.pids_limit,
         "stderr_tail": config.stderr_tail_bytes,
         "stop_on_error": config.fail_fast,
+        "compile_time_limit_s": config.compile_time_limit_s,
+        "compile_memory_mb": config.compile_memory_mb or config.memory_mb,
     }
 
 
 def reply_deadline_s(spec: TestSpec, config: SandboxConfig) -> float:
     """How long the host waits for a supervisor reply before treating the sandbox as broken."""
-    return len(spec.cases) * (time_limit(spec, config) + CASE_OVERHEAD_S) + RUN_OVERHEAD_S
+    compile_s = config.compile_time_limit_s + CASE_OVERHEAD_S if spec.language == "cpp" else 0.0
+    return len(spec.cases) * (time_limit(spec, config) + CASE_OVERHEAD_S) + compile_s + RUN_OVERHEAD_S
 
 
 # ---------------------------------------------------------------- comparisons
@@ -211,12 +214,29 @@ def judge_case(spec: TestSpec, index: int, raw: dict[str, Any], config: SandboxC
     return _judge_report(spec, case, raw, result)
 
 
+def _compile_failed(spec: TestSpec, compiled: dict[str, Any]) -> RunResult:
+    """Every case COMPILE_ERROR with the compiler's message tail (or SANDBOX_ERROR: no compiler)."""
+    wall = float(compiled.get("wall_s") or 0.0)
+    if compiled.get("error"):
+        return sandbox_error_run(spec, str(compiled["error"]), wall)
+    message = str(compiled.get("message") or "")
+    lines = message.strip().splitlines()
+    detail = next((line for line in lines if "error:" in line), lines[-1] if lines else "compilation failed")
+    return RunResult(
+        [TestResult(Verdict.COMPILE_ERROR, 0.0, message, detail[:300]) for _ in spec.cases], wall
+    )
+
+
 def judge_run(spec: TestSpec, reply: dict[str, Any], config: SandboxConfig) -> RunResult:
     """All verdicts of one run; a reply with the wrong number of cases is a sandbox error."""
+    compiled = reply.get("compile")
+    if isinstance(compiled, dict) and not compiled.get("ok") and reply.get("op") == "result":
+        return _compile_failed(spec, compiled)
     raws = reply.get("cases")
     if reply.get("op") != "result" or not isinstance(raws, list) or len(raws) != len(spec.cases):
         return sandbox_error_run(spec, f"malformed supervisor reply: {str(reply)[:300]}")
-    return RunResult([judge_case(spec, i, raw, config) for i, raw in enumerate(raws)])
+    compile_s = float(compiled["wall_s"]) if isinstance(compiled, dict) else None
+    return RunResult([judge_case(spec, i, raw, config) for i, raw in enumerate(raws)], compile_s)
 
 
 def sandbox_error_run(spec: TestSpec, detail: str, wall_s: float = 0.0) -> RunResult:

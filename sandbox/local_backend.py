@@ -58,10 +58,14 @@ class LocalWorker(Worker):
         super().__init__()
         self.work = tempfile.mkdtemp(prefix="srpo-sandbox-local-")
         os.chmod(self.work, 0o711)
+        self.bin = tempfile.mkdtemp(prefix="srpo-sandbox-bin-")  # compiled programs (C++), ours
+        os.chmod(self.bin, 0o755)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
             "SRPO_SANDBOX_WORK": self.work,
+            "SRPO_SANDBOX_START": config.start_mode,
+            "SRPO_SANDBOX_BIN": self.bin,
         }
         if os.getuid() == 0 and "--user" not in prefix:  # real root: separate uids, per-uid nproc cap
             env |= {"SRPO_SANDBOX_UIDS": ROOT_UIDS, "SRPO_SANDBOX_NPROC": "1"}
@@ -76,6 +80,7 @@ class LocalWorker(Worker):
             )
         except OSError as e:
             shutil.rmtree(self.work, ignore_errors=True)
+            shutil.rmtree(self.bin, ignore_errors=True)
             raise SandboxUnavailable(f"cannot start the local sandbox supervisor: {e}") from None
         self._sel = selectors.DefaultSelector()
         self._sel.register(self.proc.stdout, selectors.EVENT_READ)  # type: ignore[arg-type]
@@ -110,6 +115,7 @@ class LocalWorker(Worker):
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         shutil.rmtree(self.work, ignore_errors=True)
+        shutil.rmtree(self.bin, ignore_errors=True)
 
 
 class LocalSandbox(PooledSandbox):

@@ -102,8 +102,10 @@ def _answer(namespace: dict, request: list, methods: bool) -> list:
     return ["value", value, mutated]
 
 
-def main() -> None:
-    mode, call_fd, reply_fd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def main(argv: list | None = None) -> None:
+    """argv: mode, call fd, reply fd (sys.argv[1:] when started as its own interpreter)."""
+    args = sys.argv[1:] if argv is None else argv
+    mode, call_fd, reply_fd = args[0], int(args[1]), int(args[2])
     calls = os.fdopen(call_fd, "rb")
     try:
         with open("prog.py", encoding="utf-8") as f:

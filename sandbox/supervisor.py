@@ -20,6 +20,7 @@ only in the test process.
 
 import contextlib
 import ctypes
+import gc
 import itertools
 import json
 import os
@@ -31,7 +32,7 @@ import subprocess
 import sys
 import time
 
-from sandbox import bundle, cleanup, judge
+from sandbox import bundle, cleanup, forkserver, judge
 
 WORK_ROOT = os.environ.get("SRPO_SANDBOX_WORK") or "/work"
 IS_INIT = os.getpid() == 1
@@ -53,12 +54,27 @@ PROGRAM_UID, TEST_UID = _uids()
 LIMIT_NPROC = os.environ.get("SRPO_SANDBOX_NPROC") == "1"
 CASE_IDS = itertools.count()
 
-# How a stdio program (saved as prog.py) is started, per language. Python is what the image
-# ships; an image with another toolchain adds its row here and to SUPPORTED_LANGUAGES in api.py.
+# How a stdio program (saved as prog.py) is started, per language. Python is what every image
+# ships; C++ needs an image built with `build_sandbox_image.sh --cpp` (g++ and a precompiled
+# bits/stdc++.h made with CPP_FLAGS), and runs the binary compiled once per run (compile_cpp).
 STDIO_COMMANDS = {"python": (sys.executable, "-I", "prog.py")}
+GXX = shutil.which("g++", path="/usr/bin:/bin")
+CPP_FLAGS = ("-std=gnu++17", "-O2")  # keep equal to scripts/build_sandbox_image.sh (the PCH's flags)
+# Where compiled programs live during their run: root's, executable (/work is noexec), wiped after.
+BIN_DIR = os.environ.get("SRPO_SANDBOX_BIN") or ""
+BIN_IDS = itertools.count()
 
 # call/assert programs start under runner.py, compiled once here (bundle.py)
-RUNNER_PAYLOAD = bundle.runner_payload()
+RUNNER_PAYLOAD = bundle.payload(bundle.RUNNER)
+# "fork_server" (forkserver.py: one interpreter per sandbox forks each Python program) or
+# "fresh_interpreter" (each Python program starts its own); see SandboxConfig.start_mode.
+START_MODE = os.environ.get("SRPO_SANDBOX_START") or "fresh_interpreter"
+FORK_SERVER = None  # the running server in fork_server mode, started by main()
+PROGRAM_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "MALLOC_ARENA_MAX": "2",  # per-thread malloc arenas would eat the address-space limit
+}
 
 
 def _make_undumpable() -> None:
@@ -209,9 +225,11 @@ def _collect(proc, deadline: float, out_limit: int, err_keep: int, report_fd=Non
     if report_fd is not None:
         os.set_blocking(report_fd, False)
         sel.register(report_fd, selectors.EVENT_READ, "report")
-    pidfd = None
-    with contextlib.suppress(OSError, AttributeError):
-        pidfd = os.pidfd_open(proc.pid)
+    pidfd = exit_fd = getattr(proc, "exit_fd", None)  # a fork server child: its status message
+    if exit_fd is None:
+        with contextlib.suppress(OSError, AttributeError):
+            pidfd = os.pidfd_open(proc.pid)
+    if pidfd is not None:
         sel.register(pidfd, selectors.EVENT_READ, "exit")
     state = "running"
     program_ended = False
@@ -253,6 +271,8 @@ def _collect(proc, deadline: float, out_limit: int, err_keep: int, report_fd=Non
                 break
             for key, _ in sel.select(left if pidfd is not None else min(left, 0.02)):
                 if key.data == "exit":
+                    if exit_fd is not None and proc.poll() is None:
+                        continue  # the fork server's first reply (the pid), not the exit
                     sel.unregister(pidfd)
                     program_exited()
                 elif not read(key.fd, key.data) and key.data == "report" and key.fd not in sel.get_map():
@@ -272,7 +292,7 @@ def _collect(proc, deadline: float, out_limit: int, err_keep: int, report_fd=Non
                 state = "output_limit"
     finally:
         sel.close()
-        if pidfd is not None:
+        if pidfd is not None and exit_fd is None:
             os.close(pidfd)
     return {
         "state": state,
@@ -285,13 +305,7 @@ def _collect(proc, deadline: float, out_limit: int, err_keep: int, report_fd=Non
 
 
 def _spawn(argv: list, case_dir: str, stdin_path: str, pass_fds: tuple, preexec) -> subprocess.Popen:
-    env = {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "HOME": case_dir,
-        "TMPDIR": case_dir,
-        "MALLOC_ARENA_MAX": "2",  # per-thread malloc arenas would eat the address-space limit
-    }
+    env = {**PROGRAM_ENV, "HOME": case_dir, "TMPDIR": case_dir}
     with open(stdin_path, "rb") as fin, _as_program_uid():
         proc = subprocess.Popen(
             argv,
@@ -308,6 +322,66 @@ def _spawn(argv: list, case_dir: str, stdin_path: str, pass_fds: tuple, preexec)
     return proc
 
 
+def _fork(mode: str, case_dir: str, stdin_path: str, pass_fds: tuple, limits: dict, cpu_s: int):
+    """The program as a child of the fork server: same limits, session, dir and uid as _spawn."""
+    stdin = os.open(stdin_path, os.O_RDONLY)
+    try:
+        return FORK_SERVER.spawn(mode, case_dir, [stdin, *pass_fds], limits, cpu_s, PROGRAM_UID)
+    finally:
+        os.close(stdin)
+
+
+def start_fork_server() -> None:
+    """Start the fork server while we still hold SETUID/SETGID to pass on (before main() drops them)."""
+    global FORK_SERVER
+    argv = [sys.executable, "-I", "-c", bundle.FORK_SERVER_BOOT, bundle.payload(bundle.FORK_SERVER)]
+    FORK_SERVER = forkserver.ForkServer(argv, PROGRAM_ENV, cleanup.SPARED)
+
+
+def compile_cpp(req: dict) -> dict:
+    """Compile the run's C++ program once, as the program uid under limits, into BIN_DIR.
+
+    Returns {"ok": True, "binary": path, "wall_s"} or {"ok": False, "message": the compiler's
+    output tail (or why it stopped), "wall_s"}. The compiler sees only the program's source."""
+    if not (GXX and BIN_DIR):
+        return {"ok": False, "error": "language 'cpp' is not in this image (build_sandbox_image.sh --cpp)"}
+    build = os.path.join(WORK_ROOT, f"build{next(CASE_IDS)}")
+    os.mkdir(build, 0o700)
+    with open(os.path.join(build, "prog.cpp"), "w", encoding="utf-8") as f:
+        f.write(req["program"])
+    if PROGRAM_UID is not None:
+        os.chown(build, PROGRAM_UID, PROGRAM_UID)
+    time_limit = float(req.get("compile_time_limit_s") or 20.0)
+    limits = _rlimits(int(req.get("compile_memory_mb") or 2048), 64 << 20, int(req["nproc"]))
+    argv, preexec = _limited([GXX, *CPP_FLAGS, "-o", "prog", "prog.cpp"], limits, int(time_limit) + 1)
+    start = time.monotonic()
+    proc = _spawn(argv, build, os.devnull, (), preexec)
+    try:
+        got = _collect(proc, start + time_limit, 1 << 16, int(req["stderr_tail"]))
+        if got["state"] != "exited":
+            cleanup.kill_group(proc.pid)
+        code = proc.wait()
+    finally:
+        proc.stdout.close()
+        proc.stderr.close()
+    wall = time.monotonic() - start
+    messages = got["stderr"].decode("utf-8", "replace")
+    if got["state"] == "timeout":
+        return {
+            "ok": False,
+            "message": f"compilation took longer than {time_limit:g}s\n{messages}",
+            "wall_s": wall,
+        }
+    if code != 0:
+        why = f"compiler killed by signal {-code}\n" if code < 0 else ""
+        return {"ok": False, "message": why + (messages or f"compiler exit code {code}"), "wall_s": wall}
+    binary = os.path.join(BIN_DIR, f"prog{next(BIN_IDS)}")
+    with open(os.path.join(build, "prog"), "rb") as src, open(binary, "wb") as dst:
+        shutil.copyfileobj(src, dst)  # root's and read-only: no program can swap it between cases
+    os.chmod(binary, 0o555)
+    return {"ok": True, "binary": binary, "wall_s": wall}
+
+
 def run_case(req: dict, case: dict, case_dir: str) -> dict:
     """Run one case in `case_dir` and describe how it ended."""
     judged = req["format"] != "stdio"
@@ -315,8 +389,9 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
     time_limit = float(req["time_limit_s"])
     cpu_s = int(time_limit) + 1
     limits = _rlimits(int(req["memory_mb"]), limit + 1, int(req["nproc"]))
-    with open(os.path.join(case_dir, "prog.py"), "w", encoding="utf-8") as f:
-        f.write(req["program"])
+    if not req.get("binary"):
+        with open(os.path.join(case_dir, "prog.py"), "w", encoding="utf-8") as f:
+            f.write(req["program"])
     pipes = [fd for _ in range(3 if judged else 0) for fd in os.pipe()]  # call, reply, report
     try:
         if judged:
@@ -325,7 +400,9 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
             argv += [str(call_r), str(reply_w)]
             stdin_path, pass_fds = os.devnull, (call_r, reply_w)
         else:
-            command = STDIO_COMMANDS.get(req.get("language") or "python")
+            command = (
+                (req["binary"],) if req.get("binary") else STDIO_COMMANDS.get(req.get("language") or "python")
+            )
             if command is None:
                 return {
                     "status": "error",
@@ -338,10 +415,13 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
             os.chown(case_dir, PROGRAM_UID, PROGRAM_UID)
             os.chmod(case_dir, 0o711)
         oom_before = _oom_kills()
-        argv, preexec = _limited(argv, limits, cpu_s)
         start = time.monotonic()
         try:
-            proc = _spawn(argv, case_dir, stdin_path, pass_fds, preexec)
+            if FORK_SERVER is not None and (judged or (req.get("language") or "python") == "python"):
+                proc = _fork(req["format"], case_dir, stdin_path, pass_fds, limits, cpu_s)
+            else:
+                argv, preexec = _limited(argv, limits, cpu_s)
+                proc = _spawn(argv, case_dir, stdin_path, pass_fds, preexec)
         except OSError as e:
             return {"status": "error", "message": f"could not start the program: {e}", "wall_s": 0.0}
         test_pid = None
@@ -416,6 +496,36 @@ def clean_up() -> list:
 def handle_run(req: dict) -> dict:
     cases = []
     dirty = []  # why this container must not run another program
+    compiled = None
+    if req.get("language") == "cpp":
+        try:
+            compiled = compile_cpp(req)
+        except OSError as e:
+            compiled = {"ok": False, "error": f"supervisor: {e}"}
+        finally:
+            dirty += clean_up()  # the compiler's files and processes go like a case's
+        if not compiled["ok"]:
+            return {"op": "result", "id": req.get("id"), "cases": [], "compile": compiled,
+                    "dirty": bool(dirty), "why_dirty": sorted(set(dirty))}  # fmt: skip
+        req = {**req, "binary": compiled["binary"]}
+    try:
+        run_cases(req, cases, dirty)
+    finally:
+        if compiled is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(compiled["binary"])
+    return {
+        "op": "result",
+        "id": req.get("id"),
+        "cases": cases,
+        "compile": compiled,
+        "dirty": bool(dirty),
+        "why_dirty": sorted(set(dirty)),
+    }
+
+
+def run_cases(req: dict, cases: list, dirty: list) -> None:
+    """Run every case of the request into `cases`, noting in `dirty` what a case left behind."""
     for case in req["cases"]:
         if cases and req.get("stop_on_error") and not finished_cleanly(req, cases[-1]):
             cases.append({"status": "skipped", "wall_s": 0.0})
@@ -434,13 +544,6 @@ def handle_run(req: dict) -> dict:
         if (res.get("report") or {}).get("kind") == "crashed":  # the test process could not start
             dirty.append("test process failed")
         cases.append(res)
-    return {
-        "op": "result",
-        "id": req.get("id"),
-        "cases": cases,
-        "dirty": bool(dirty),
-        "why_dirty": sorted(set(dirty)),
-    }
 
 
 def main() -> None:
@@ -449,12 +552,17 @@ def main() -> None:
         # PID 1 only receives the signals it handles: drop Python's SIGINT handler so a program
         # cannot interrupt us (SIGKILL and SIGSTOP from inside the namespace are ignored anyway).
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if START_MODE == "fork_server":
+        start_fork_server()
     if PROGRAM_UID is not None:  # no child inherits our groups, or can gain a capability by exec
         os.setgroups([])
         _empty_bounding_set()
     os.makedirs(WORK_ROOT, exist_ok=True)
     if os.stat(WORK_ROOT).st_uid == os.getuid():
         os.chmod(WORK_ROOT, 0o711)  # programs may enter their case dir, never create beside it
+    # Test processes are forks of ours: keep the collector off everything loaded so far, so a
+    # collection in one does not write to (and so copy) every page of our heap.
+    gc.freeze()
     stdin = sys.stdin.buffer
     stdout = sys.stdout
     for line in stdin:

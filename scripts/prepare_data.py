@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--date-from", type=_date, help="keep problems released on/after this date (LiveCodeBench)"
     )
     parser.add_argument("--date-until", type=_date, help="keep problems released on/before this date")
+    parser.add_argument(
+        "--language",
+        default="python",
+        choices=["python", "cpp"],
+        help="code: the language rows ask for; cpp keeps stdin/stdout problems only (use --template code_fenced_cpp)",
+    )
     parser.add_argument("--report", help="where to write the JSON report (default: <output>.report.json)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
@@ -111,7 +117,10 @@ def main(argv: list[str] | None = None) -> int:
             source=str(input_path),
             split=args.split,
             options=ConvertOptions(
-                max_cases=args.max_cases, date_from=args.date_from, date_until=args.date_until
+                max_cases=args.max_cases,
+                date_from=args.date_from,
+                date_until=args.date_until,
+                language=args.language,
             ),
             reference=reference,
         )

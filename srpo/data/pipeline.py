@@ -11,7 +11,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +136,11 @@ def convert_records(
             f"template {template.name!r} is for {template.domain}, format {fmt.name!r} is {fmt.domain}"
         )
     options = options or ConvertOptions()
+    if fmt.domain == "code" and template.language != options.language:
+        raise TemplateError(
+            f"template {template.name!r} asks for {template.language} programs, the conversion is for "
+            f"{options.language} (choose a template with language: {options.language})"
+        )
     reference = reference or {}
     report = PrepareReport(source=source, format=fmt.name, split=split)
     rows: list[dict[str, Any]] = []
@@ -148,6 +153,8 @@ def convert_records(
             continue
         try:
             problem = fmt.convert(record.data, options)
+            if fmt.domain == "code":
+                problem = in_language(problem, options.language)
         except RecordRejected as exc:
             report.rejected.append(Rejection(record.index, exc.reason, exc.detail))
             continue
@@ -188,6 +195,21 @@ def convert_records(
     return rows, report
 
 
+def in_language(problem: Problem, language: str) -> Problem:
+    """The code problem asked in ``language``: its spec says so; only stdio tests carry over from Python."""
+    if language == "python":
+        return problem
+    if problem.test_format != "stdio":
+        raise RecordRejected(
+            "bad_tests",
+            f"{problem.test_format} tests are Python code; only stdio problems can be kept for {language}",
+        )
+    spec = {**json.loads(problem.ground_truth), "language": language}
+    return replace(
+        problem, ground_truth=json.dumps(spec, ensure_ascii=False), language=language, starter_code=""
+    )
+
+
 def _make_row(
     fmt: SourceFormat,
     problem: Problem,
@@ -209,6 +231,7 @@ def _make_row(
             "difficulty": problem.difficulty,
             "source_id": problem.source_id,
             "problem_hash": problem_hash,
+            "language": problem.language if fmt.domain == "code" else None,
         },
     }
 

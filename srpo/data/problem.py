@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 TEST_FORMATS = ("stdio", "call", "assert")
+CODE_LANGUAGES = ("python", "cpp")  # what the sandbox runs (sandbox.api.SUPPORTED_LANGUAGES)
 
 
 class RecordRejected(Exception):
@@ -35,6 +36,7 @@ class Problem:
     fn_name: str = ""
     source_id: str | None = None
     difficulty: str | None = None
+    language: str = "python"  # code only: the language the program is asked in (the spec's)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,15 @@ class ConvertOptions:
     # Keep only problems released in [date_from, date_until] (sources with a date, e.g. LiveCodeBench).
     date_from: date | None = None
     date_until: date | None = None
+    # Code: the language the rows ask for. "cpp" keeps the problems whose tests are stdin/stdout
+    # (language-neutral) and rejects call/assert ones, whose tests are Python code.
+    language: str = "python"
+
+    def __post_init__(self) -> None:
+        if self.language not in CODE_LANGUAGES:
+            raise ValueError(
+                f"ConvertOptions.language must be one of {list(CODE_LANGUAGES)}, got {self.language!r}"
+            )
 
 
 def get_text(record: Mapping[str, Any], *names: str) -> str:

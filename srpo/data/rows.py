@@ -48,6 +48,7 @@ ROW_ARROW_SCHEMA = pa.schema(
                     pa.field("difficulty", pa.string()),
                     pa.field("source_id", pa.string()),
                     pa.field("problem_hash", pa.string()),
+                    pa.field("language", pa.string()),  # code rows: the spec's language; math: null
                 ]
             ),
             nullable=False,
@@ -79,6 +80,7 @@ class ExtraInfo:
     split: str | None = None
     index: int | None = None
     difficulty: str | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,12 +145,13 @@ def _validate_prompt(value: Any, where: str) -> tuple[Message, ...]:
     return tuple(messages)
 
 
-def _validate_code_spec(ground_truth: str, where: str) -> None:
+def _validate_code_spec(ground_truth: str, where: str) -> str:
+    """Check the spec; return its language."""
     # Imported here: the sandbox is a sibling package and only code rows need it.
     from sandbox import BadTestSpec, TestSpec
 
     try:
-        TestSpec.from_json(ground_truth)
+        return TestSpec.from_json(ground_truth).language
     except (BadTestSpec, ValueError, TypeError) as exc:
         raise _fail(where, "reward_model.ground_truth", f"is not a valid code test spec: {exc}") from exc
 
@@ -204,8 +207,17 @@ def validate_row(row: Mapping[str, Any], where: str) -> Row:
         else:
             raise _fail(where, "extra_info.index", f"must be an integer or null, got {index!r}")
 
+    language = _optional_str(extra.get("language"), where, "extra_info.language")
     if ability == "code":
-        _validate_code_spec(ground_truth, where)
+        spec_language = _validate_code_spec(ground_truth, where)
+        if language is not None and language != spec_language:
+            raise _fail(
+                where,
+                "extra_info.language",
+                f"is {language!r} but the test spec's language is {spec_language!r}",
+            )
+    elif language is not None:
+        raise _fail(where, "extra_info.language", f"is for code rows only, got {language!r} on a math row")
 
     return Row(
         data_source=data_source,
@@ -213,7 +225,12 @@ def validate_row(row: Mapping[str, Any], where: str) -> Row:
         ability=ability,
         reward_model=RewardModel(style="rule", ground_truth=ground_truth),
         extra_info=ExtraInfo(
-            prompt_id=prompt_id, domain=domain, split=split, index=index, difficulty=difficulty
+            prompt_id=prompt_id,
+            domain=domain,
+            split=split,
+            index=index,
+            difficulty=difficulty,
+            language=language,
         ),
     )
 

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from reward_fns.domains import domain_names
-from srpo.data.problem import TEST_FORMATS, Problem
+from srpo.data.problem import CODE_LANGUAGES, TEST_FORMATS, Problem
 from srpo.paths import config_dir
 
 TEMPLATE_DIR = config_dir() / "data"
@@ -40,6 +40,8 @@ class PromptTemplate:
     description: str = ""
     # The reward's format template (reward_fns.config.FORMAT_TEMPLATES) that checks what this asks for.
     reward_format: str | None = None
+    # Code: the language the template asks for; a C++ template needs instructions for stdio only.
+    language: str = "python"
 
     def render(self, problem: Problem) -> list[dict[str, str]]:
         """The chat messages for one problem."""
@@ -98,7 +100,16 @@ def _check_placeholders(text: str, allowed: set[str], where: str) -> None:
 
 def template_from_dict(name: str, data: dict[str, Any], where: str) -> PromptTemplate:
     """Build and check a template from its YAML mapping; ``where`` names the file in errors."""
-    known = {"description", "domain", "system", "user", "starter_code_block", "instructions", "reward_format"}
+    known = {
+        "description",
+        "domain",
+        "system",
+        "user",
+        "starter_code_block",
+        "instructions",
+        "reward_format",
+        "language",
+    }
     unknown = set(data) - known
     if unknown:
         raise TemplateError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
@@ -116,8 +127,14 @@ def template_from_dict(name: str, data: dict[str, Any], where: str) -> PromptTem
     instructions = data.get("instructions") or {}
     if not isinstance(instructions, dict):
         raise TemplateError(f"{where}: 'instructions' must map test formats to text")
+    language = data.get("language", "python")
+    if language not in CODE_LANGUAGES or (language != "python" and domain != "code"):
+        raise TemplateError(
+            f"{where}: 'language' must be one of {list(CODE_LANGUAGES)} (code only), got {language!r}"
+        )
     if domain == "code":
-        missing = [f for f in TEST_FORMATS if not isinstance(instructions.get(f), str)]
+        needed = TEST_FORMATS if language == "python" else ("stdio",)  # other languages: stdio tests only
+        missing = [f for f in needed if not isinstance(instructions.get(f), str)]
         if missing:
             raise TemplateError(f"{where}: a code template needs 'instructions' for {missing}")
         for fmt, text in instructions.items():
@@ -138,6 +155,7 @@ def template_from_dict(name: str, data: dict[str, Any], where: str) -> PromptTem
         instructions=dict(instructions),
         description=str(data.get("description", "")),
         reward_format=_optional_name(data.get("reward_format"), f"{where}: 'reward_format'"),
+        language=language,
     )
 
 

@@ -15,8 +15,9 @@ from srpo.embedded.dataset import generate
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_embedded_data.py"
 
 EXTRA_KEYS = {"prompt_id", "domain", "split", "index", "difficulty"}
-# srpo.data.rows' schema also has these, null for generated tasks (no upstream dataset)
-UPSTREAM_KEYS = {"source_id", "problem_hash"}
+# srpo.data.rows' schema also has these, null for generated tasks (no upstream dataset; a null
+# language means the spec's, Python here)
+UPSTREAM_KEYS = {"source_id", "problem_hash", "language"}
 
 
 @pytest.fixture(scope="module")

@@ -178,3 +178,19 @@ def test_reuse_off_runs_every_program():
 def test_unknown_sandbox_option_is_named():
     with pytest.raises(ValueError, match="code.sandbox"):
         CodeGrader({"pool": 3})
+
+
+def test_cpp_rows_take_cpp_blocks_and_the_languages_must_agree():
+    from reward_fns.config import CodeConfig
+    from reward_fns.dispatch import compute_score
+
+    response = "```python\nprint(3)\n```\n```cpp\nint main() { return 0; }\n```\n"
+    code = CodeConfig()
+    assert extract_program(response, code.tags_for("cpp")) == "int main() { return 0; }\n"
+    assert extract_program(response, code.tags_for("python")) == "print(3)\n"
+    cpp_spec = json.dumps({"format": "stdio", "language": "cpp", "cases": [{"input": "", "output": ""}]})
+    info = {"domain": "code", "index": 7, "language": "python"}
+    with pytest.raises(
+        ValueError, match=r"index=7.*extra_info.language is 'python' but the test spec's language is 'cpp'"
+    ):
+        compute_score("srpo/codegen", response, cpp_spec, info)

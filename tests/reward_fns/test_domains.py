@@ -16,10 +16,10 @@ from srpo.algorithm.config import SRPOConfigError, load_srpo_config
 from srpo.data.rows import DataRowError, validate_row
 
 
-def grade_echo_rows(cfg: Any, rows: Sequence[tuple[str, Any, str]]) -> list[dict]:
+def grade_echo_rows(cfg: Any, rows: Sequence[tuple[str, Any, str, Any]]) -> list[dict]:
     """A toy grader for the test domain: the response must repeat the ground truth."""
     results = []
-    for response, truth, row in rows:
+    for response, truth, row, _extra_info in rows:
         if not isinstance(truth, str):
             raise ValueError(f"{row}: echo rows need a string ground truth")
         acc = float(response.strip() == truth)

@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 
 from sandbox import DEFAULT_IMAGE, SandboxConfig, make_sandbox
+from sandbox.api import CPP_IMAGE
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = os.environ.get("SRPO_SANDBOX_IMAGE", DEFAULT_IMAGE)
+CPP_TEST_IMAGE = os.environ.get("SRPO_SANDBOX_CPP_IMAGE", CPP_IMAGE)  # built with --cpp
 TEST_LABEL = "srpo.sandbox.test"  # containers of these tests only: safe to reap
 
 
@@ -28,10 +30,21 @@ def _docker_ok() -> bool:
         return False
 
 
-def _image_ok() -> bool:
+def _image_ok(image: str = IMAGE) -> bool:
     return (
-        subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True, timeout=20).returncode == 0
+        subprocess.run(["docker", "image", "inspect", image], capture_output=True, timeout=20).returncode == 0
     )
+
+
+def _build(image: str, *flags: str) -> str | None:
+    """Build `image` with scripts/build_sandbox_image.sh; return why it failed, or None."""
+    run = subprocess.run(
+        [str(REPO / "scripts/build_sandbox_image.sh"), *flags, "--image", image],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    return None if run.returncode == 0 else f"scripts/build_sandbox_image.sh failed: {run.stderr[-500:]}"
 
 
 def _set_up() -> str | None:
@@ -45,16 +58,7 @@ def _set_up() -> str | None:
         if run.returncode != 0:
             return f"scripts/start_dockerd.sh failed: {run.stderr[-500:]}"
     if not _image_ok():
-        env = {**os.environ, "SRPO_SANDBOX_IMAGE": IMAGE}
-        run = subprocess.run(
-            [str(REPO / "scripts/build_sandbox_image.sh")],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env=env,
-        )
-        if run.returncode != 0:
-            return f"scripts/build_sandbox_image.sh failed: {run.stderr[-500:]}"
+        return _build(IMAGE)
     return None
 
 
@@ -65,6 +69,20 @@ def docker_ready() -> None:
         if os.environ.get("SRPO_REQUIRE_DOCKER") == "1":
             pytest.fail(why)
         pytest.skip(why)
+
+
+START_MODES = ["fork_server", "fresh_interpreter"]  # the integrity suites run under both
+
+
+@pytest.fixture(scope="session")
+def cpp_image(docker_ready) -> str:
+    """The C++ image (g++ and a precompiled bits/stdc++.h), built on first use."""
+    why = None if _image_ok(CPP_TEST_IMAGE) else _build(CPP_TEST_IMAGE, "--cpp")
+    if why is not None:
+        if os.environ.get("SRPO_REQUIRE_DOCKER") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
+    return CPP_TEST_IMAGE
 
 
 def docker_config(**kw) -> SandboxConfig:

@@ -16,14 +16,14 @@ import pytest
 
 from sandbox import TestSpec, Verdict, make_sandbox
 
-from .conftest import docker_config
+from .conftest import START_MODES, docker_config
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(180)]
 
 
-@pytest.fixture(scope="module")
-def sb(docker_ready):
-    with make_sandbox(docker_config(pool_size=1, time_limit_s=10.0)) as sandbox:
+@pytest.fixture(scope="module", params=START_MODES)
+def sb(docker_ready, request):
+    with make_sandbox(docker_config(start_mode=request.param, pool_size=1, time_limit_s=10.0)) as sandbox:
         yield sandbox
 
 

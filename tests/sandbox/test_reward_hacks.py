@@ -17,16 +17,16 @@ import pytest
 
 from sandbox import TestSpec, Verdict, make_sandbox
 
-from .conftest import docker_config
+from .conftest import START_MODES, docker_config
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
 SECRET = random.Random().randrange(10**8, 10**9)  # the expected value; no program can guess it
 
 
-@pytest.fixture(scope="module")
-def sb(docker_ready):
-    with make_sandbox(docker_config(pool_size=2, time_limit_s=5.0)) as sandbox:
+@pytest.fixture(scope="module", params=START_MODES)
+def sb(docker_ready, request):
+    with make_sandbox(docker_config(start_mode=request.param, pool_size=2, time_limit_s=5.0)) as sandbox:
         yield sandbox
 
 

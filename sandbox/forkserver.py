@@ -1,0 +1,392 @@
+"""Fork server: one pre-started interpreter per sandbox that forks a fresh child per test case.
+
+Starting a Python interpreter costs most of a short test (about 19 ms in the image); a fork of an
+interpreter that already imported the program's runtime costs well under a millisecond. The
+supervisor starts this server once, before it empties its capability bounding set (the server
+keeps SETUID/SETGID to drop each child to the program uid), and then asks it for one child per
+case over a Unix socket, handing over the case's stdin, stdout and stderr (and, for `call` and
+`assert`, the two pipes to the test process) as file descriptors.
+
+Why no state flows between children, or back into the server:
+- The server never receives a program, an input or a test: only a mode, a case dir and limits.
+  Each child reads prog.py from its own case dir after the fork.
+- The server runs as root of the container (another uid than programs), is not dumpable, and
+  holds nothing a child can open: a child can neither signal, trace nor write to it. Its only
+  input from a child is the exit status (waitpid).
+- A child is a copy-on-write copy of the server's memory: whatever it changes (modules, builtins,
+  environment, files it opens) is its own. Before the program runs, the child closes every fd
+  but its case's (the server's socket included), starts a new session, sets the same rlimits as
+  a fresh interpreter gets, enters its case dir and takes the program's uid, gid and no groups,
+  which clears every capability. The supervisor's clean-up after the case (kill all, wipe) is
+  the same as in the fresh-interpreter mode; only the server process is spared.
+What children do share: the server's hash seed (str hashes, and so set order, are the same in
+every child; `random` reseeds itself in each child) and the modules imported here.
+
+Messages are JSON over a SOCK_SEQPACKET socketpair. Request: {"mode", "case_dir", "limits",
+"cpu_s", "uid"} with the fds [stdin, stdout, stderr(, call_r, reply_w)]; replies {"pid": n},
+then {"status": waitstatus} when the child is gone (or {"error": text} if the fork failed).
+Stdlib only: this module is shipped into the sandbox (see bundle.py).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import json
+import os
+import resource
+import socket
+import sys
+
+# Imported once here, so programs that use them (most do) find them loaded.
+PRELOAD = ("collections", "functools", "heapq", "bisect", "itertools", "math", "re", "string", "typing")
+CHILD_FDS = 5  # stdin, stdout, stderr, then the call and reply pipes of call/assert cases
+REPLY_TIMEOUT_S = 10.0
+
+
+# ---------------------------------------------------------------- the server (its own interpreter)
+
+
+_LIBC = None  # libc through ctypes, loaded once by serve()
+
+
+def _prctl(option: int, value: int) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        _LIBC.prctl(option, value, 0, 0, 0)
+
+
+def _empty_bounding_set() -> None:
+    import ctypes
+
+    for cap in range(64):  # PR_CAPBSET_DROP = 24; EINVAL past the last capability
+        if _LIBC.prctl(24, cap, 0, 0, 0) != 0 and ctypes.get_errno() == 22:
+            break
+
+
+def _warm_up() -> None:
+    """Run once what every child runs, so its code and first allocations are in place before the
+    forks: a child then faults in (copies) far fewer pages, most of a fork's cost here."""
+    from sandbox import plain
+
+    exec(compile(b"def f(n):\n    return [i * i for i in range(n)]\nx = sum(f(10))\n", "warm", "exec"), {})
+    plain.decode(plain.encode(["value", [1, 2.5, "s", (None, True)], {0: {"k": {3}}}]))
+    for key in ("AS", "FSIZE", "CORE", "NOFILE", "CPU"):
+        limit = getattr(resource, f"RLIMIT_{key}")
+        resource.setrlimit(limit, resource.getrlimit(limit))
+    os.getcwd()
+    json.loads(json.dumps({"mode": "stdio", "limits": {"as": 1}}))
+
+
+def serve(sock_fd: int) -> None:
+    """The server's loop: one child per request, until the supervisor closes the socket."""
+    global _LIBC
+    _LIBC = ctypes.CDLL(None, use_errno=True)
+    _prctl(4, 0)  # PR_SET_DUMPABLE 0: no one may trace us or open our /proc files
+    if os.getuid() == 0:
+        os.setgroups([])
+        _empty_bounding_set()
+    for name in PRELOAD:
+        __import__(name)
+    _warm_up()
+    import gc
+
+    gc.freeze()  # what is loaded now stays shared with children instead of being copied on write
+    sock = socket.socket(fileno=sock_fd)
+    standby = _standby()
+    sock.send(json.dumps({"standby": standby and standby[0]}).encode())
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, CHILD_FDS)
+        except OSError:
+            os._exit(0)
+        if not msg:  # the supervisor is gone
+            os._exit(0)
+        child, standby = standby, None
+        if child is not None and not _hand_over(child, msg, fds):
+            child = None  # it died waiting (it is reaped below); a fresh one takes the case
+        if child is None:
+            child = _standby()
+            if child is None or not _hand_over(child, msg, fds):
+                for fd in fds:
+                    os.close(fd)
+                sock.send(json.dumps({"error": "the fork server could not fork"}).encode())
+                continue
+        for fd in fds:
+            os.close(fd)
+        standby = _standby()  # the next case's child gets ready while this one runs
+        sock.send(json.dumps({"pid": child[0], "standby": standby and standby[0]}).encode())
+        _, status = os.waitpid(child[0], 0)
+        _reap()
+        sock.send(json.dumps({"status": status}).encode())
+
+
+def _reap() -> None:
+    """Reap standby children that died waiting (nothing else of ours can be gone)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
+def _standby() -> tuple | None:
+    """Fork the next case's child now: it starts its session and waits for its case.
+
+    The fork and the start-up then happen off the case's path. Returns (pid, our end of its
+    socket), or None if fork failed."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        pid = os.fork()
+    except OSError:
+        ours.close()
+        theirs.close()
+        return None
+    if pid:
+        theirs.close()
+        return pid, ours
+    try:  # the child: never return into the server's loop
+        keep = theirs.fileno()
+        os.closerange(3, keep)  # the server's socket and every other fd; 0-2 are /dev/null
+        os.closerange(keep + 1, 1 << 16)
+        os.setsid()
+        with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")  # the program, never the supervisor, is the OOM killer's choice
+        msg, fds, _, _ = socket.recv_fds(theirs, 1 << 16, CHILD_FDS)
+    except BaseException:
+        os._exit(125)
+    if not msg:  # the server is gone
+        os._exit(0)
+    _child(json.loads(msg), fds)  # never returns
+
+
+def _hand_over(child: tuple, msg: bytes, fds: list) -> bool:
+    """Give the case to a waiting child; False if it is gone."""
+    pid, channel = child
+    try:
+        socket.send_fds(channel, [msg], fds)
+        return True
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.kill(pid, 9)
+        return False
+    finally:
+        channel.close()
+
+
+def _child(req: dict, fds: list) -> None:
+    """Become the program: fds, limits, case dir, uid (its session is its own already); run it, exit."""
+    try:
+        high = [os.dup(fd) for fd in fds]  # out of the way of the numbers they move to
+        for target, fd in enumerate(high):
+            os.dup2(fd, target)
+        os.closerange(len(fds), 1 << 16)  # our socket and every stray fd
+        for key, value in req["limits"].items():
+            resource.setrlimit(getattr(resource, f"RLIMIT_{key.upper()}"), (value, value))
+        resource.setrlimit(resource.RLIMIT_CPU, (req["cpu_s"], req["cpu_s"] + 1))
+        os.chdir(req["case_dir"])
+        uid = req.get("uid")
+        if uid is not None:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)  # all three ids: no capability is left, none can come back
+        _prctl(4, 1)  # dumpable again, as an exec'd program would be (its own /proc files are its own)
+        os.environ.clear()
+        os.environ.update(
+            PATH="/usr/local/bin:/usr/bin:/bin",
+            LANG="C.UTF-8",
+            HOME=req["case_dir"],
+            TMPDIR=req["case_dir"],
+            MALLOC_ARENA_MAX="2",
+        )
+        atexit._clear()  # nothing of the server's runs at the program's exit
+    except BaseException as e:
+        with contextlib.suppress(BaseException):
+            os.write(2, f"fork server: could not start the program: {e}\n".encode())
+        os._exit(125)
+    if req["mode"] == "stdio":
+        os._exit(_run_script())
+    from sandbox import runner
+
+    runner.main([req["mode"], "3", "4"])
+    os._exit(0)
+
+
+def _run_script() -> int:
+    """Run prog.py as `python3 -I prog.py` would and return its exit status."""
+    import builtins
+
+    path = os.path.abspath("prog.py")  # as the interpreter resolves a script's path
+    module = type(sys)("__main__")
+    module.__dict__.update(__file__=path, __cached__=None, __builtins__=builtins)
+    sys.modules["__main__"] = module
+    sys.argv[:] = ["prog.py"]
+    code = 0
+    try:
+        fd = os.open(path, os.O_RDONLY)  # bytes: compile() honours a coding cookie as the interpreter does
+        try:
+            source = b"".join(iter(lambda: os.read(fd, 1 << 20), b""))
+        finally:
+            os.close(fd)
+        exec(compile(source, path, "exec"), module.__dict__)
+    except SystemExit as e:
+        code = _exit_code(e)
+    except BaseException as e:
+        code = 1
+        _excepthook(e)
+    return _finalize(code)
+
+
+def _exit_code(e: SystemExit) -> int:
+    if e.code is None:
+        return 0
+    if isinstance(e.code, int):
+        return e.code & 0xFF
+    with contextlib.suppress(Exception):
+        print(e.code, file=sys.stderr)
+    return 1
+
+
+def _excepthook(e: BaseException) -> None:
+    tb = e.__traceback__
+    if tb is not None and tb.tb_frame.f_code is _run_script.__code__:
+        tb = tb.tb_next  # the traceback starts in the program, as a script's would
+        e.__traceback__ = tb
+    try:
+        sys.excepthook(type(e), e, tb)
+    except BaseException:
+        with contextlib.suppress(BaseException):
+            os.write(2, f"{type(e).__name__}: {e}\n".encode())
+
+
+def _finalize(code: int) -> int:
+    """What the interpreter does at exit: join threads, run atexit, flush stdout and stderr."""
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        with contextlib.suppress(BaseException):
+            threading._shutdown()
+    with contextlib.suppress(BaseException):
+        atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except BaseException:
+            code = 120 if stream is sys.stdout else code
+    return code
+
+
+# ---------------------------------------------------------------- the supervisor's side
+
+
+class ForkedProgram:
+    """A child of the fork server, with the parts of subprocess.Popen the supervisor uses.
+
+    The server's replies (its pid, then its exit status) are read when needed, so starting a
+    program costs no round trip: the supervisor is already reading the program's output while
+    the server forks."""
+
+    def __init__(self, server: ForkServer, stdout_fd: int, stderr_fd: int) -> None:
+        self.server = server
+        self._pid: int | None = None
+        self.stdout = open(stdout_fd, "rb", buffering=0)  # noqa: SIM115 - closed by the supervisor
+        self.stderr = open(stderr_fd, "rb", buffering=0)  # noqa: SIM115
+        self.returncode: int | None = None
+
+    @property
+    def exit_fd(self) -> int:
+        """Readable when the server has news: the pid, or (then poll() says so) the exit status."""
+        return self.server.sock.fileno()
+
+    @property
+    def pid(self) -> int:
+        while self._pid is None:
+            self._take(self.server.receive())
+        return self._pid
+
+    def _take(self, reply: dict) -> None:
+        if "pid" in reply:
+            self._pid = reply["pid"]
+            self.server.set_standby(reply.get("standby"))
+        elif "status" in reply and self._pid is not None:
+            self.returncode = os.waitstatus_to_exitcode(reply["status"])
+        else:
+            raise OSError(reply.get("error") or f"unexpected fork server reply {reply!r}")
+
+    def poll(self) -> int | None:
+        while self.returncode is None and self.server.readable():
+            self._take(self.server.receive())
+        return self.returncode
+
+    def wait(self) -> int:
+        while self.returncode is None:
+            self._take(self.server.receive())
+        return self.returncode
+
+
+class ForkServer:
+    """The supervisor's handle on its fork server process."""
+
+    def __init__(self, argv: list, env: dict, spared: set) -> None:
+        """Start the server; `spared` is the set of pids the clean-up must not kill, kept up to
+        date with the server's and its standby child's."""
+        import subprocess
+
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.proc = subprocess.Popen(
+            [*argv, str(theirs.fileno())],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(theirs.fileno(),),
+            cwd="/",
+            env=env,
+        )
+        theirs.close()
+        self.sock.settimeout(REPLY_TIMEOUT_S)
+        self.spared = spared
+        self.standby: int | None = None
+        spared.add(self.proc.pid)
+        self.set_standby(self.receive().get("standby"))  # the server is ready
+
+    def set_standby(self, pid: int | None) -> None:
+        """The server's child that waits for the next case: spared by the clean-up like the server."""
+        self.spared.discard(self.standby)
+        self.standby = pid
+        if pid is not None:
+            self.spared.add(pid)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def readable(self) -> bool:
+        import select
+
+        return bool(select.select([self.sock], [], [], 0)[0])
+
+    def receive(self) -> dict:
+        try:
+            data = self.sock.recv(1 << 16)
+        except OSError as e:
+            raise OSError(f"the fork server does not answer: {e}") from None
+        if not data:
+            raise OSError("the fork server is gone")
+        return json.loads(data)
+
+    def spawn(self, mode: str, case_dir: str, fds: list, limits: dict, cpu_s: int, uid) -> ForkedProgram:
+        """Fork a child running the case; fds are its stdin and, for call/assert, its two pipes."""
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            req = {"mode": mode, "case_dir": case_dir, "limits": limits, "cpu_s": cpu_s, "uid": uid}
+            socket.send_fds(self.sock, [json.dumps(req).encode()], [fds[0], out_w, err_w, *fds[1:]])
+        except OSError as e:
+            for fd in (out_r, err_r):
+                os.close(fd)
+            raise OSError(f"the fork server does not answer: {e}") from None
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        return ForkedProgram(self, out_r, err_r)
+
+    def close(self) -> None:
+        self.sock.close()

@@ -37,6 +37,15 @@ ECHO = Domain(
 )
 
 
+ECHO_ROW = {
+    "data_source": "echo/v1",
+    "prompt": [{"role": "user", "content": "Say x."}],
+    "ability": "echo",
+    "reward_model": {"style": "rule", "ground_truth": "x"},
+    "extra_info": {"prompt_id": "e1", "domain": "echo", "split": "train", "index": 0},
+}
+
+
 @pytest.fixture
 def echo_domain(monkeypatch):
     monkeypatch.setattr(domains, "_REGISTRY", dict(domains._REGISTRY))
@@ -74,25 +83,11 @@ def test_a_registered_domain_is_accepted_by_config_rows_and_reward_format(echo_d
     assert reward_config_from_kwargs({}).template_regex("echo") == ""  # its registered template: none
     cfg = load_srpo_config({"curriculum": {"stage2_domains": ["math", "echo"]}})
     assert cfg.curriculum.stage2_domains == ["math", "echo"]
-    row = {
-        "data_source": "echo/v1",
-        "prompt": [{"role": "user", "content": "Say x."}],
-        "ability": "echo",
-        "reward_model": {"style": "rule", "ground_truth": "x"},
-        "extra_info": {"prompt_id": "e1", "domain": "echo", "split": "train", "index": 0},
-    }
-    validate_row(row, "echo.parquet row 0")
+    validate_row(ECHO_ROW, "echo.parquet row 0")
 
 
 def test_unregistered_domain_is_named_everywhere():
     with pytest.raises(SRPOConfigError, match="unknown domain"):
         load_srpo_config({"curriculum": {"stage2_domains": ["math", "echo"]}})
-    row = {
-        "data_source": "echo/v1",
-        "prompt": [{"role": "user", "content": "Say x."}],
-        "ability": "echo",
-        "reward_model": {"style": "rule", "ground_truth": "x"},
-        "extra_info": {"prompt_id": "e1", "domain": "echo", "split": "train", "index": 0},
-    }
     with pytest.raises(DataRowError, match="ability"):
-        validate_row(row, "echo.parquet row 0")
+        validate_row(ECHO_ROW, "echo.parquet row 0")

@@ -52,13 +52,16 @@ def ratios(
     for seed, run in runs[method].items():
         level = levels[seed][target]
         base = runs["grpo"][seed].rollouts_to(level)
-        out.append(run.rollouts_to(level) / base if base > 0 else float("nan"))
+        # GRPO never reached the target (or at once): no ratio to give.
+        out.append(run.rollouts_to(level) / base if 0 < base < math.inf else float("nan"))
     return out
 
 
 def _fmt_ratio(values: list[float]) -> str:
     if not values:
         return "-"
+    if any(math.isnan(v) for v in values):
+        return "GRPO never reached it"
     if any(math.isinf(v) for v in values):
         reached = [v for v in values if not math.isinf(v)]
         return f"never ({len(values) - len(reached)}/{len(values)} seeds)"

@@ -25,6 +25,7 @@ sys.modules["simulate_selection"] = sim
 _spec.loader.exec_module(sim)
 
 import sim_cost  # noqa: E402
+import sim_report  # noqa: E402
 from sim_learner import LearnerSpec, SyntheticLearner, group_signal  # noqa: E402
 from sim_report import write_report  # noqa: E402
 
@@ -119,3 +120,12 @@ def test_report_writes_tables_and_plots(tmp_path):
 def test_cost_measure_times_every_phase_on_the_real_sampler():
     out = sim_cost.measure([3000])
     assert set(out[3000]) == set(sim_cost.PHASES) and all(v > 0 for v in out[3000].values())
+
+
+def test_ratio_is_undefined_when_grpo_never_reaches_the_target():
+    grpo = sim.RunResult("t", "grpo", 0, eval_rollouts=[10, 20], accuracy=[0.5, 0.6])
+    srpo = sim.RunResult("t", "srpo", 0, eval_rollouts=[10, 20], accuracy=[0.6, 0.8])
+    runs = {"grpo": {0: grpo}, "srpo": {0: srpo}}
+    levels = sim_report.targets(runs)  # late target 0.72: GRPO never gets there
+    assert sim_report._fmt_ratio(sim_report.ratios(runs, "srpo", levels, "late")) == "GRPO never reached it"
+    assert sim_report.ratios(runs, "srpo", levels, "grpo_final") == [0.5]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.api import SUPPORTED_LANGUAGES, SandboxConfig, StdioCase, TestResult, TestSpec, Verdict
+from sandbox.api import SandboxConfig, StdioCase, TestResult, TestSpec, Verdict
 from sandbox.fusion import run_code_response
 from sandbox.service import SandboxService, make_server
 from tests.sandbox.conftest import IMAGE, TEST_LABEL, docker_config
@@ -39,14 +39,26 @@ def service(docker_ready) -> Iterator[SandboxService]:
     svc.close()
 
 
-@pytest.fixture(scope="module")
-def url(service) -> Iterator[str]:
+def _serve(service: SandboxService) -> Iterator[str]:
     httpd = make_server(service, "127.0.0.1", 0)
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def url(service) -> Iterator[str]:
+    yield from _serve(service)
+
+
+@pytest.fixture(scope="module")
+def cpp_url(cpp_image) -> Iterator[str]:
+    """A server on the C++ image (g++ and a precompiled bits/stdc++.h)."""
+    svc = SandboxService(docker_config(image=cpp_image, pool_size=1, time_limit_s=3.0, memory_mb=256))
+    yield from _serve(svc)
+    svc.close()
 
 
 def post(url: str, body: dict | bytes) -> tuple[int, dict, dict]:
@@ -101,10 +113,8 @@ def test_unsupported_language_is_a_clear_sandbox_error(url):
 CPP_SUM = "#include <bits/stdc++.h>\nint main() { long long a, b; std::cin >> a >> b; std::cout << a + b << '\\n'; }\n"
 
 
-@pytest.mark.skipif(
-    "cpp" not in SUPPORTED_LANGUAGES, reason="the sandbox has no C++ toolchain yet (issue 16)"
-)
-def test_cpp_through_verls_client(url):
+def test_cpp_through_verls_client(cpp_url):
+    url = cpp_url
     ok = call(url, CPP_SUM, "2 3\n", timeout=10, language="cpp")
     assert ok["status"] == "Success" and ok["run_result"]["stdout"] == "5\n"
     assert ok["compile_result"]["status"] == "Finished" and ok["compile_result"]["return_code"] == 0

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage, get_adv_estimator_fn
 
-from srpo.advantage import compute_srpo_outcome_advantage
-from srpo.config import HistoryResamplingConfig
-from srpo.history import HistoryResampling
+from srpo.algorithm.advantage import compute_srpo_outcome_advantage
+from srpo.algorithm.config import HistoryResamplingConfig
+from srpo.algorithm.history import HistoryResampling
 
 
 def _median_seconds(fn: Callable[[], object], repeats: int) -> float:

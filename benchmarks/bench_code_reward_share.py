@@ -101,7 +101,7 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 def stage2_step_times(run_dir: Path) -> tuple[list[float], list[float]]:
     """``(timing_s/step, timing_s/gen)`` of every stage-2 step in the run's metrics (last record wins)."""
-    from srpo.report import load_metrics
+    from srpo.tools.report import load_metrics
 
     by_step = load_metrics(run_dir.glob("metrics-*.jsonl"))
     steps = [d for _, d in sorted(by_step.items()) if d.get("srpo/stage") == 2 and "timing_s/step" in d]

@@ -6,7 +6,7 @@
 The first form runs ``python -m srpo.main output_dir=OUT`` (the embedded default: 40 steps, stage 2
 from step 20) and then reads its metrics; the second only reads an existing run. The SRPO trainer logs,
 per step, ``srpo/reward_wait/tail_s/<domain>``: how long after the last response of the step was
-generated that domain's rewards were still running (``srpo/reward_wait.py``; verl scores rollouts as
+generated that domain's rewards were still running (``srpo/verl_glue/reward_wait.py``; verl scores rollouts as
 they finish, overlapped with generation, so only this tail adds to the step). The report gives, per
 stage, the median step and generation times, the median and total code and math tails, and the
 share of step time spent waiting for code rewards (target: under 5%).
@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from srpo.report import load_metrics  # noqa: E402
+from srpo.tools.report import load_metrics  # noqa: E402
 
 TAIL = "srpo/reward_wait/tail_s/{}"
 SCORE = "srpo/reward_wait/score_mean_s/{}"

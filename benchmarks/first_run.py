@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from srpo.cpu.memory import TreeMemorySampler  # noqa: E402
-from srpo.report import load_metrics  # noqa: E402
+from srpo.tools.report import load_metrics  # noqa: E402
 
 IMAGE = "srpo-sandbox:firstrun"
 

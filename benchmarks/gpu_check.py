@@ -2,11 +2,11 @@
 
 Three checks, each recorded in one JSON file (``--out DIR``/gpu_check.json) and printed:
 
-* ``advantage``: srpo's group-normalised advantage (``srpo/advantage.py``) on CUDA tensors at
+* ``advantage``: srpo's group-normalised advantage (``srpo/algorithm/advantage.py``) on CUDA tensors at
   8192 responses x 1024 tokens (256 prompts x 32 rollouts), checked against a plain per-group loop
   and timed against the same code on CPU. When verl cannot be imported (the GPU image has no Ray,
   which verl imports at package level), the estimator's functions are compiled from
-  ``srpo/advantage.py`` itself without its verl registration decorator: the code under test is the
+  ``srpo/algorithm/advantage.py`` itself without its verl registration decorator: the code under test is the
   file's, not a copy.
 * ``fsdp``: one actor update with FSDP2 (``torch.distributed.fsdp.fully_shard``) under
   ``torchrun --nproc_per_node=1`` on a Qwen2-architecture model made from a config (Qwen2.5-0.5B
@@ -89,9 +89,9 @@ def _device_info(device: torch.device) -> dict[str, Any]:
 def load_advantage_module() -> tuple[dict[str, Any], str]:
     """srpo.advantage's functions: imported when verl is importable, else compiled from the file."""
     try:
-        import srpo.advantage as adv
+        import srpo.algorithm.advantage as adv
 
-        return vars(adv), "import srpo.advantage (verl importable)"
+        return vars(adv), "import srpo.algorithm.advantage (verl importable)"
     except ImportError as err:
         why = f"{type(err).__name__}: {err}"
     source = (REPO / "srpo" / "advantage.py").read_text()
@@ -104,8 +104,8 @@ def load_advantage_module() -> tuple[dict[str, Any], str]:
             node.decorator_list = []
         keep.append(node)
     namespace: dict[str, Any] = {"__name__": "srpo_advantage_from_source"}
-    exec(compile(ast.Module(body=keep, type_ignores=[]), "srpo/advantage.py", "exec"), namespace)
-    return namespace, f"compiled from srpo/advantage.py without the verl decorator ({why})"
+    exec(compile(ast.Module(body=keep, type_ignores=[]), "srpo/algorithm/advantage.py", "exec"), namespace)
+    return namespace, f"compiled from srpo/algorithm/advantage.py without the verl decorator ({why})"
 
 
 def reference_advantage(

@@ -39,7 +39,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from srpo.report import load_metrics, save_figure  # noqa: E402
+from srpo.tools.report import load_metrics, save_figure  # noqa: E402
 
 METHODS = ("srpo", "grpo", "dapo", "srpo_drop_all_wrong", "srpo_one_stage", "grpo_skip")
 ZERO_ADV_KEY = "srpo/zero_adv_group_frac"

@@ -1,4 +1,4 @@
-"""SRPO's reward: format + accuracy + mixed-language penalty, for math (SymPy) and code (sandbox).
+"""SRPO's reward: format + accuracy + mixed-language penalty, for math (math-verify) and code (sandbox).
 
 Entry points for verl live in :mod:`reward_fns.dispatch` (``compute_score`` and
 ``compute_score_batch``); they are re-exported here lazily, so that importing a small piece (the

@@ -17,7 +17,6 @@ instead of the seconds an import of SymPy takes.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import queue
@@ -35,6 +34,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from reward_fns.process_cache import ProcessCache
+
 #: Modules each worker imports before serving, so the first call does not pay for them.
 PRELOAD = ("reward_fns.math_grade",)
 
@@ -50,7 +51,9 @@ class BoundedResult:
 
 
 def _serve(inbox: Connection, outbox: Connection, memory_mb: int) -> None:
-    """Worker loop: receive ``(fn, args)``, send back ``(status, payload)``; return on EOF."""
+    """Worker loop: receive ``(fn, [args, ...])``, run the calls in order and send back, for each,
+    any ``("partial", value)`` and then one ``("ok", result)`` or ``("error", message)``; a batch
+    costs one message in, which is what lets 32 rollouts of a prompt share a round trip."""
     limit = memory_mb * 1024 * 1024
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     soft = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
@@ -58,25 +61,26 @@ def _serve(inbox: Connection, outbox: Connection, memory_mb: int) -> None:
     outbox.send(("ready", None))
     while True:
         try:
-            fn, args = inbox.recv()
+            fn, batch = inbox.recv()
         except (EOFError, OSError):
             return
-        try:
-            result = fn(*args)
-            if isinstance(result, Generator):
-                # a generator reports partial results as it goes; its last one is the answer
-                last = None
-                for last in result:
-                    outbox.send(("partial", last))
-                result = last
-            outbox.send(("ok", result))
-        except MemoryError:
-            outbox.send(("memory", None))
-            return  # the heap may be fragmented beyond use: the parent starts a fresh worker
-        except RecursionError:
-            outbox.send(("error", "RecursionError: nesting too deep"))
-        except Exception as exc:  # the task's own failure is a result, not a worker death
-            outbox.send(("error", f"{type(exc).__name__}: {str(exc)[:300]}"))
+        for args in batch:
+            try:
+                result = fn(*args)
+                if isinstance(result, Generator):
+                    # a generator reports partial results as it goes; its last one is the answer
+                    last = None
+                    for last in result:
+                        outbox.send(("partial", last))
+                    result = last
+                outbox.send(("ok", result))
+            except MemoryError:
+                outbox.send(("memory", None))
+                return  # the heap may be fragmented beyond use: the parent starts a fresh worker
+            except RecursionError:
+                outbox.send(("error", "RecursionError: nesting too deep"))
+            except Exception as exc:  # the task's own failure is a result, not a worker death
+                outbox.send(("error", f"{type(exc).__name__}: {str(exc)[:300]}"))
 
 
 _PID = struct.Struct("!I")
@@ -247,40 +251,62 @@ class BoundedPool:
         If ``fn`` returns a generator, each yielded value is a partial result and the last one is
         the answer; on a timeout or failure, ``BoundedResult.value`` holds the last partial result.
         """
+        return self.run_batch(fn, [args], timeout_s=timeout_s)[0]
+
+    def run_batch(
+        self, fn: Callable[..., Any], arg_tuples: Sequence[tuple[Any, ...]], timeout_s: float | None = None
+    ) -> list[BoundedResult]:
+        """:meth:`run` for each argument tuple, one after another on one worker, with one message
+        per batch; each call still has its own time budget. A call that overruns or kills its
+        worker gets that result, and the rest of the batch goes on in a fresh worker."""
         if self._closed:
             raise RuntimeError("BoundedPool is closed")
         budget = self.timeout_s if timeout_s is None else timeout_s
+        results: list[BoundedResult] = []
+        while len(results) < len(arg_tuples):
+            results += self._run_on_one_worker(fn, arg_tuples[len(results) :], budget)
+        return results
+
+    def _run_on_one_worker(
+        self, fn: Callable[..., Any], batch: Sequence[tuple[Any, ...]], budget: float
+    ) -> list[BoundedResult]:
+        """Results of a prefix of ``batch`` (all of it unless a call kills or overruns the worker)."""
         worker: _Worker | None = self._idle.get()
+        results: list[BoundedResult] = []
+        partial: Any = None  # the last partial result of the current call
         start = time.monotonic()
-        payload: Any = None
-        partial: Any = None  # the last partial result a generator task reported
         try:
             try:
                 if not worker.wait_ready(self.start_timeout_s):
                     raise EOFError("worker did not start")
                 start = time.monotonic()
-                deadline = start + budget
-                worker.send_conn.send((fn, args))
-                status = "partial"
-                while status == "partial":
-                    if worker.recv_conn.poll(max(0.0, deadline - time.monotonic())):
-                        status, payload = worker.recv_conn.recv()
-                        if status == "partial":
-                            partial = payload
+                worker.send_conn.send((fn, list(batch)))
+                while len(results) < len(batch):
+                    if not worker.recv_conn.poll(max(0.0, start + budget - time.monotonic())):
+                        status, payload = "timeout", None
                     else:
-                        status = "timeout"
+                        status, payload = worker.recv_conn.recv()
+                    if status == "partial":
+                        partial = payload
+                        continue
+                    elapsed = time.monotonic() - start
+                    if status == "ok":
+                        results.append(BoundedResult(True, payload, "", elapsed))
+                    elif status == "error":
+                        results.append(BoundedResult(False, partial, f"error: {payload}", elapsed))
+                    else:
+                        break  # timeout or memory: the worker is no longer trusted
+                    partial, start = None, time.monotonic()
             except (EOFError, OSError):
                 status = "crashed"
+            if len(results) == len(batch):
+                return results
+            # timeout, memory, crash of the current call
             elapsed = time.monotonic() - start
-            if status == "ok":
-                return BoundedResult(True, payload, "", elapsed)
-            if status == "error":
-                return BoundedResult(False, partial, f"error: {payload}", elapsed)
-            # timeout, memory, crash: the worker is no longer trusted
-            replacement = self._replace(worker, alive=status == "timeout")
-            worker = replacement
+            worker = self._replace(worker, alive=status == "timeout")
             reason = {"timeout": "timeout", "memory": "memory"}.get(status, "worker_crashed")
-            return BoundedResult(False, partial, reason, elapsed)
+            results.append(BoundedResult(False, partial, reason, elapsed))
+            return results
         finally:
             if worker is not None and self._closed:
                 worker.close()
@@ -288,15 +314,24 @@ class BoundedPool:
                 self._idle.put(worker)
 
     def map(
-        self, fn: Callable[..., Any], arg_tuples: Sequence[tuple[Any, ...]], timeout_s: float | None = None
+        self,
+        fn: Callable[..., Any],
+        arg_tuples: Sequence[tuple[Any, ...]],
+        timeout_s: float | None = None,
+        chunk: int = 16,
     ) -> list[BoundedResult]:
-        """:meth:`run` over many argument tuples, ``workers`` at a time; results in input order."""
+        """:meth:`run` over many argument tuples, in batches of up to ``chunk`` calls spread over
+        the workers; results in input order."""
         if not arg_tuples:
             return []
-        if len(arg_tuples) == 1 or self.workers == 1:
-            return [self.run(fn, *args, timeout_s=timeout_s) for args in arg_tuples]
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(arg_tuples))) as ex:
-            return list(ex.map(lambda a: self.run(fn, *a, timeout_s=timeout_s), arg_tuples))
+        per_worker = -(-len(arg_tuples) // self.workers)  # ceil: every worker gets a share
+        size = max(1, min(chunk, per_worker))
+        batches = [arg_tuples[i : i + size] for i in range(0, len(arg_tuples), size)]
+        if len(batches) == 1:
+            return self.run_batch(fn, batches[0], timeout_s=timeout_s)
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(batches))) as ex:
+            done = ex.map(lambda b: self.run_batch(fn, b, timeout_s=timeout_s), batches)
+            return [r for results in done for r in results]
 
     def close(self) -> None:
         """Stop every worker and the zygote; idempotent."""
@@ -308,33 +343,17 @@ class BoundedPool:
         self._zygote.close()
 
 
-_pools: dict[tuple[int, float, int], BoundedPool] = {}
-_pools_lock = threading.Lock()
-_pools_pid = os.getpid()
+_pools: ProcessCache[tuple[int, float, int], BoundedPool] = ProcessCache()
 
 
 def shared_pool(workers: int, timeout_s: float, memory_mb: int) -> BoundedPool:
     """The process-wide pool for these settings, started on first use and closed at exit."""
-    global _pools_pid
-    key = (workers, timeout_s, memory_mb)
-    with _pools_lock:
-        if _pools_pid != os.getpid():  # forked: the parent's workers are not ours
-            _pools.clear()
-            _pools_pid = os.getpid()
-        pool = _pools.get(key)
-        if pool is None:
-            pool = _pools[key] = BoundedPool(workers, timeout_s, memory_mb)
-        return pool
+    return _pools.get((workers, timeout_s, memory_mb), lambda: BoundedPool(workers, timeout_s, memory_mb))
 
 
-@atexit.register
 def close_shared_pools() -> None:
-    """Stop every shared pool of this process (also registered at exit)."""
-    with _pools_lock:
-        pools = list(_pools.values()) if _pools_pid == os.getpid() else []
-        _pools.clear()
-    for pool in pools:
-        pool.close()
+    """Stop every shared pool of this process (also done at exit)."""
+    _pools.close_all()
 
 
 if __name__ == "__main__":  # the zygote: python -m reward_fns.bounded <socket fd>

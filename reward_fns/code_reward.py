@@ -8,10 +8,8 @@ too, reach the sandbox as batches.
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
-import os
 import queue
 import re
 import threading
@@ -21,7 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from reward_fns.process_cache import ProcessCache
 from sandbox import BadTestSpec, RunResult, SandboxConfig, TestSpec, Verdict, make_sandbox
+from sandbox.remote import REMOTE_OPTIONS, RemoteSandbox, url_list
 
 _FENCE_OPEN = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*([^\s`]*)")
 
@@ -183,8 +183,15 @@ class CodeGrader:
         max_batch: int = 256,
         reuse_results: int = 4096,
     ) -> None:
+        opts = dict(sandbox_opts)
+        self._remote = {key: opts.pop(key) for key in REMOTE_OPTIONS if key in opts}
+        if self._remote and not self._remote.get("urls"):
+            raise ValueError(
+                f"reward config keys {sorted(self._remote)} under 'code.sandbox' need 'code.sandbox.urls' "
+                "(the sandbox servers to use)"
+            )
         try:
-            self._sandbox_config = SandboxConfig(**dict(sandbox_opts))
+            self._sandbox_config = SandboxConfig(**opts)
         except TypeError as exc:
             raise ValueError(
                 f"reward config key 'code.sandbox' has an unknown SandboxConfig field: {exc}"
@@ -200,8 +207,25 @@ class CodeGrader:
     def _started(self) -> Any:
         with self._lock:
             if self._sandbox is None:
-                self._sandbox = make_sandbox(self._sandbox_config)
+                self._sandbox = self._remote_sandbox() if self._remote else make_sandbox(self._sandbox_config)
             return self._sandbox
+
+    def _remote_sandbox(self) -> RemoteSandbox:
+        """Servers listed in ``code.sandbox.urls`` run the programs; the other ``code.sandbox`` keys
+        set the limits a spec gets when it has none (so scores match the local sandbox's) and
+        ``fail_fast``, the rest (pool size, image, ...) belong to the servers."""
+        config = self._sandbox_config
+        return RemoteSandbox(
+            fail_fast=config.fail_fast,
+            time_limit_s=config.time_limit_s,
+            memory_mb=config.memory_mb,
+            **self._remote,
+        )
+
+    def _parallel(self) -> int:
+        if self._remote:
+            return len(url_list(self._remote["urls"])) * int(self._remote.get("parallel_per_server", 4))
+        return self._sandbox_config.concurrency
 
     def run_batch(self, items: Sequence[tuple[str, TestSpec]]) -> list[RunResult]:
         """Run every program against its spec in one sandbox batch."""
@@ -234,7 +258,7 @@ class CodeGrader:
         with self._lock:
             if self._coalescer is None:
                 self._coalescer = _Coalescer(
-                    self.run_batch, self._window_s, self._max_batch, self._sandbox_config.concurrency
+                    self.run_batch, self._window_s, self._max_batch, self._parallel()
                 )
             coalescer = self._coalescer
         return coalescer.submit(program, spec)
@@ -250,32 +274,17 @@ class CodeGrader:
             sandbox.close()
 
 
-_graders: dict[str, CodeGrader] = {}
-_graders_lock = threading.Lock()
-_graders_pid = os.getpid()
+_graders: ProcessCache[str, CodeGrader] = ProcessCache()
 
 
 def shared_grader(
     sandbox_opts: Mapping[str, Any], window_s: float, max_batch: int, reuse_results: int
 ) -> CodeGrader:
     """The process-wide grader for these sandbox settings (one sandbox per process)."""
-    global _graders_pid
     key = repr(sorted(dict(sandbox_opts).items())) + f"|{window_s}|{max_batch}|{reuse_results}"
-    with _graders_lock:
-        if _graders_pid != os.getpid():
-            _graders.clear()
-            _graders_pid = os.getpid()
-        grader = _graders.get(key)
-        if grader is None:
-            grader = _graders[key] = CodeGrader(sandbox_opts, window_s, max_batch, reuse_results)
-        return grader
+    return _graders.get(key, lambda: CodeGrader(sandbox_opts, window_s, max_batch, reuse_results))
 
 
-@atexit.register
 def close_shared_graders() -> None:
-    """Close every sandbox this process started."""
-    with _graders_lock:
-        graders = list(_graders.values()) if _graders_pid == os.getpid() else []
-        _graders.clear()
-    for grader in graders:
-        grader.close()
+    """Close every sandbox this process started (also done at exit)."""
+    _graders.close_all()

@@ -5,7 +5,7 @@ whole reward is configured from one YAML block. Sections mirror the parts of SRP
 
     reward_kwargs:
       weights:  {accuracy: 1.0, format: 0.2, language: 0.2}
-      math:     {timeout_s: 5.0, rel_tol: 1.0e-6, answer_patterns: [...]}
+      math:     {mode: strict, timeout_s: 1.5, float_rounding: 6}
       code:     {partial_credit: false, fence_tags: [python, py], sandbox: {backend: docker, ...}}
       format:   {math_template: boxed, code_template: code_block}
       language: {enabled: true, min_minority_units: 4}
@@ -21,6 +21,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
+
+from reward_fns.domains import get_domain
 
 #: Keyword arguments verl itself adds to reward calls; they are not ours to validate.
 VERL_PASSTHROUGH_KEYS = frozenset({"reward_router_address", "reward_model_tokenizer"})
@@ -41,16 +43,8 @@ FORMAT_TEMPLATES: dict[str, str] = {
     "none": r"",
 }
 
-#: Default patterns tried, in order, when a response has no ``\boxed{}``; group 1 is the answer.
-DEFAULT_ANSWER_PATTERNS: tuple[str, ...] = (
-    r"(?s)<answer>\s*(.+?)\s*</answer>",
-    r"(?i)final answer\s*(?:is)?\s*:?\s*\$+([^$\n]+)\$+",
-    r"(?i)final answer\s*(?:is)?\s*:?\s*([^$\n]+?)\s*\.?\s*$",
-    r"(?i)the answer is\s*:?\s*\$+([^$\n]+)\$+",
-    r"(?i)the answer is\s*:?\s*([^$\n]+?)\s*\.?\s*$",
-    r"(?im)^\s*answer\s*:\s*\$?([^\n$]+?)\$?\s*$",
-    r"(?m)^####\s*([^\n]+?)\s*$",
-)
+#: ``math.mode`` values: ``strict`` for training rewards, ``lenient`` for evaluation (configs/eval.yaml).
+MATH_MODES = ("strict", "lenient")
 
 
 class RewardConfigError(ValueError):
@@ -68,16 +62,14 @@ class Weights:
 
 @dataclass(frozen=True)
 class MathConfig:
-    """Math answer extraction and equivalence."""
+    """Math answer extraction (ours) and equivalence (math-verify's, see math_grade.py)."""
 
-    answer_patterns: tuple[str, ...] = DEFAULT_ANSWER_PATTERNS  # tried when there is no \boxed{}
-    use_boxed: bool = True  # the last \boxed{} / \fbox{} wins when present
-    rel_tol: float = 1e-6  # a decimal equals an exact value within this relative tolerance
-    abs_tol: float = 1e-9  # ... or this absolute one (answers near zero)
-    percent_as_fraction: bool = True  # "50\%" also equals 0.5 (it always equals 50)
-    max_answer_chars: int = 2000  # longer extracted answers are refused unparsed (hostile input)
+    mode: str = "strict"  # strict: the last \boxed{} group is the answer; lenient: free text too
+    float_rounding: int = 6  # math-verify: decimals compared after rounding to this many places
+    max_answer_chars: int = 2000  # longer boxed answers are refused unparsed (hostile input)
+    max_response_chars: int = 4000  # lenient mode reads at most this tail of a response without a box
     max_nesting: int = 40  # answers with brackets nested deeper are refused unparsed
-    timeout_s: float = 5.0  # hard wall-clock bound per grade (worker killed and replaced)
+    timeout_s: float = 1.5  # hard wall-clock bound per grade (worker killed and replaced)
     memory_mb: int = 1024  # address-space bound of each verifier worker
     workers: int = 0  # verifier worker processes; 0 = min(4, cpu count)
 
@@ -102,9 +94,12 @@ class CodeConfig:
 
 @dataclass(frozen=True)
 class FormatConfig:
-    """Which template each domain's responses must follow."""
+    """Which template each domain's responses must follow (a name in FORMAT_TEMPLATES, or a regex).
 
-    math_template: str = "boxed"  # a name in FORMAT_TEMPLATES, or a regex
+    A domain without an entry here follows its registered ``format_template`` (reward_fns.domains).
+    """
+
+    math_template: str = "boxed"
     code_template: str = "code_block"
 
 
@@ -129,7 +124,8 @@ class RewardConfig:
 
     def template_regex(self, domain: str) -> str:
         """The regex the format reward uses for ``domain`` (a template name is expanded)."""
-        name = self.format.math_template if domain == "math" else self.format.code_template
+        configured = {"math": self.format.math_template, "code": self.format.code_template}
+        name = configured.get(domain) or get_domain(domain).format_template
         return FORMAT_TEMPLATES.get(name, name)
 
     def math_workers(self) -> int:
@@ -203,22 +199,17 @@ def _validate(cfg: RewardConfig) -> None:
     for name in ("accuracy", "format", "language"):
         if getattr(cfg.weights, name) < 0:
             raise RewardConfigError(f"reward config key 'weights.{name}' must be >= 0")
-    for name in ("timeout_s", "rel_tol"):
+    if cfg.math.mode not in MATH_MODES:
+        raise RewardConfigError(
+            f"reward config key 'math.mode' must be one of {MATH_MODES}, got {cfg.math.mode!r}"
+        )
+    for name in ("timeout_s", "max_answer_chars", "max_response_chars", "max_nesting"):
         if getattr(cfg.math, name) <= 0:
             raise RewardConfigError(f"reward config key 'math.{name}' must be > 0")
+    if not 0 <= cfg.math.float_rounding <= 15:
+        raise RewardConfigError("reward config key 'math.float_rounding' must be in 0..15")
     if cfg.math.memory_mb < 128:
         raise RewardConfigError("reward config key 'math.memory_mb' must be >= 128")
-    for i, pattern in enumerate(cfg.math.answer_patterns):
-        try:
-            compiled = re.compile(pattern)
-        except re.error as exc:
-            raise RewardConfigError(
-                f"reward config key 'math.answer_patterns[{i}]' is not a regex: {exc}"
-            ) from exc
-        if compiled.groups < 1:
-            raise RewardConfigError(
-                f"reward config key 'math.answer_patterns[{i}]' needs a capture group for the answer"
-            )
     if cfg.code.reuse_results < 0:
         raise RewardConfigError("reward config key 'code.reuse_results' must be >= 0 (0 = never reuse)")
     if cfg.code.partial_credit and cfg.code.sandbox.get("fail_fast"):

@@ -38,38 +38,10 @@ from reward_fns.code_reward import (
     shared_grader,
 )
 from reward_fns.config import RewardConfig, reward_config_from_kwargs
+from reward_fns.domains import domain_names, domain_of_source, get_domain, known_sources, load_function
 from reward_fns.math_grade import grade_math_response, grade_text_parts
 from sandbox import RunResult
 
-#: Domain of the data sources we know, for rows whose ``extra_info`` has no ``domain``.
-KNOWN_SOURCES: dict[str, str] = {
-    "srpo/arith": "math",
-    "srpo/codegen": "code",
-    "gsm8k": "math",
-    "openai/gsm8k": "math",
-    "math": "math",
-    "lighteval/MATH": "math",
-    "DigitalLearningGmbH/MATH-lighteval": "math",
-    "HuggingFaceH4/MATH-500": "math",
-    "math500": "math",
-    "aime": "math",
-    "aime24": "math",
-    "aime25": "math",
-    "amc": "math",
-    "deepscaler": "math",
-    "agentica-org/DeepScaleR-Preview-Dataset": "math",
-    "BytedTsinghua-SIA/DAPO-Math-17k": "math",
-    "humaneval": "code",
-    "openai_humaneval": "code",
-    "openai/openai_humaneval": "code",
-    "mbpp": "code",
-    "livecodebench": "code",
-    "codecontests": "code",
-    "apps": "code",
-    "taco": "code",
-}
-
-DOMAINS = ("math", "code")
 RESULT_KEYS = ("score", "acc", "format", "language", "pred", "reason", "verifier_timeout")
 
 _config_cache: dict[str, RewardConfig] = {}
@@ -96,19 +68,19 @@ def row_name(data_source: Any, extra_info: Mapping[str, Any] | None) -> str:
 
 
 def route(data_source: Any, extra_info: Mapping[str, Any] | None) -> str:
-    """``math`` or ``code``: ``extra_info["domain"]`` first, then :data:`KNOWN_SOURCES`."""
+    """The row's domain: ``extra_info["domain"]`` first, then the domain that claims its data source."""
     domain = (extra_info or {}).get("domain")
     if domain is not None:
-        if domain not in DOMAINS:
+        if domain not in domain_names():
             raise ValueError(
-                f"{row_name(data_source, extra_info)}: extra_info.domain={domain!r} is not one of {DOMAINS}"
+                f"{row_name(data_source, extra_info)}: extra_info.domain={domain!r} is not one of {domain_names()}"
             )
         return str(domain)
-    known = KNOWN_SOURCES.get(str(data_source))
+    known = domain_of_source(str(data_source))
     if known is None:
         raise ValueError(
             f"{row_name(data_source, extra_info)}: no extra_info.domain and data_source is not a known source; "
-            f"set extra_info.domain to 'math' or 'code' (known sources: {sorted(KNOWN_SOURCES)})"
+            f"set extra_info.domain to one of {domain_names()} (known sources: {known_sources()})"
         )
     return known
 
@@ -142,9 +114,7 @@ def _result(
 
 
 def _math_opts(cfg: RewardConfig) -> dict[str, Any]:
-    opts = asdict(cfg.math)
-    opts["answer_patterns"] = list(cfg.math.answer_patterns)
-    return opts
+    return asdict(cfg.math)
 
 
 def _pool(cfg: RewardConfig):
@@ -169,9 +139,12 @@ def _math_from_bounded(cfg: RewardConfig, bounded: BoundedResult) -> dict:
     return _result(cfg, 0.0, v["format"], v["language"], v["pred"], reason, timeout)
 
 
-def _grade_math_rows(cfg: RewardConfig, rows: Sequence[tuple[str, str]]) -> list[dict]:
+def grade_math_rows(cfg: RewardConfig, rows: Sequence[tuple[str, Any, str]]) -> list[dict]:
+    """Math rows ``(response, ground_truth, row_name)``, verified by the bounded pool's workers."""
+    truths = [_math_ground_truth(gt, row) for _, gt, row in rows]
     template, lang, opts = cfg.template_regex("math"), asdict(cfg.language), _math_opts(cfg)
-    results = _pool(cfg).map(grade_math_response, [(resp, gt, opts, template, lang) for resp, gt in rows])
+    jobs = [(resp, gt, opts, template, lang) for (resp, _, _), gt in zip(rows, truths, strict=True)]
+    results = _pool(cfg).map(grade_math_response, jobs)
     return [_math_from_bounded(cfg, r) for r in results]
 
 
@@ -190,17 +163,21 @@ def _code_result(
     return _result(cfg, acc, parts["format"], parts["language"], program_digest(program), reason, False)
 
 
-def _grade_code_rows(cfg: RewardConfig, rows: Sequence[tuple[str, Any, str]], batched: bool) -> list[dict]:
-    """Code rows ``(response, ground_truth, row_name)``; specs are all checked before anything runs."""
+def grade_code_rows(cfg: RewardConfig, rows: Sequence[tuple[str, Any, str]]) -> list[dict]:
+    """Code rows ``(response, ground_truth, row_name)``; specs are all checked before anything runs.
+
+    Several programs run as one sandbox batch; a single one joins the batches that concurrent calls
+    share.
+    """
     specs = [parse_test_spec(gt, row) for _, gt, row in rows]
     programs = [extract_program(resp, cfg.code.fence_tags, cfg.code.require_fence) for resp, _, _ in rows]
     parts = _text_parts(cfg, [resp for resp, _, _ in rows], "code")
     grader = _grader(cfg)
     todo = [i for i, p in enumerate(programs) if p is not None]
-    if batched:
-        run = grader.run_batch([(programs[i], specs[i]) for i in todo])
+    if len(todo) == 1:
+        run = [grader.run_one(programs[todo[0]], specs[todo[0]])]
     else:
-        run = [grader.run_one(programs[i], specs[i]) for i in todo]
+        run = grader.run_batch([(programs[i], specs[i]) for i in todo])
     by_row = dict(zip(todo, run, strict=True))
     return [_code_result(cfg, program, parts[i], by_row.get(i)) for i, program in enumerate(programs)]
 
@@ -213,12 +190,8 @@ def compute_score(
     **kwargs: Any,
 ) -> dict[str, Any]:
     """SRPO reward of one response, with verl's custom reward function signature."""
-    cfg = _config(kwargs)
-    row = row_name(data_source, extra_info)
-    domain = route(data_source, extra_info)
-    if domain == "math":
-        return _grade_math_rows(cfg, [(solution_str, _math_ground_truth(ground_truth, row))])[0]
-    return _grade_code_rows(cfg, [(solution_str, ground_truth, row)], batched=False)[0]
+    grade = load_function(get_domain(route(data_source, extra_info)).grader)
+    return grade(_config(kwargs), [(solution_str, ground_truth, row_name(data_source, extra_info))])[0]
 
 
 async def compute_score_async(
@@ -237,12 +210,18 @@ async def compute_score_async(
     """
     cfg = _config(kwargs)
     row = row_name(data_source, extra_info)
-    if route(data_source, extra_info) == "math":
-        truth = _math_ground_truth(ground_truth, row)
-        return (await asyncio.to_thread(_grade_math_rows, cfg, [(solution_str, truth)]))[0]
+    domain = get_domain(route(data_source, extra_info))
+    if domain.async_grader is not None:
+        return await load_function(domain.async_grader)(cfg, solution_str, ground_truth, row)
+    grade = load_function(domain.grader)
+    return (await asyncio.to_thread(grade, cfg, [(solution_str, ground_truth, row)]))[0]
+
+
+async def grade_code_row_async(cfg: RewardConfig, response: str, ground_truth: Any, row: str) -> dict:
+    """One code row as a coroutine: it awaits its sandbox batch instead of holding a thread."""
     spec = parse_test_spec(ground_truth, row)
-    program = extract_program(solution_str, cfg.code.fence_tags, cfg.code.require_fence)
-    parts = (await asyncio.to_thread(_text_parts, cfg, [solution_str], "code"))[0]
+    program = extract_program(response, cfg.code.fence_tags, cfg.code.require_fence)
+    parts = (await asyncio.to_thread(_text_parts, cfg, [response], "code"))[0]
     run = None if program is None else await asyncio.wrap_future(_grader(cfg).submit(program, spec))
     return _code_result(cfg, program, parts, run)
 
@@ -268,22 +247,22 @@ def compute_score_batch(
         )
     cfg = _config(kwargs)
     infos = list(extra_infos) if extra_infos is not None else [None] * n
-    math_idx, code_idx = [], []
-    math_rows, code_rows = [], []
+    by_domain: dict[str, list[int]] = {}
     for i in range(n):
-        row = row_name(data_sources[i], infos[i])
-        if route(data_sources[i], infos[i]) == "math":
-            math_idx.append(i)
-            math_rows.append((solution_strs[i], _math_ground_truth(ground_truths[i], row)))
-        else:
-            code_idx.append(i)
-            code_rows.append((solution_strs[i], ground_truths[i], row))
+        by_domain.setdefault(route(data_sources[i], infos[i]), []).append(i)
     results: list[dict[str, Any] | None] = [None] * n
-    with ThreadPoolExecutor(max_workers=1) as ex:
-        code_future = ex.submit(_grade_code_rows, cfg, code_rows, True) if code_rows else None
-        for i, r in zip(math_idx, _grade_math_rows(cfg, math_rows), strict=True):
-            results[i] = r
-        if code_future is not None:
-            for i, r in zip(code_idx, code_future.result(), strict=True):
+    # each domain's rows go to its grader at once, the domains side by side (math on the verifier
+    # pool while code waits for the sandbox)
+    with ThreadPoolExecutor(max_workers=max(1, len(by_domain))) as ex:
+        futures = {
+            domain: ex.submit(
+                load_function(get_domain(domain).grader),
+                cfg,
+                [(solution_strs[i], ground_truths[i], row_name(data_sources[i], infos[i])) for i in idx],
+            )
+            for domain, idx in by_domain.items()
+        }
+        for domain, future in futures.items():
+            for i, r in zip(by_domain[domain], future.result(), strict=True):
                 results[i] = r
     return results  # type: ignore[return-value]

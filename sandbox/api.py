@@ -252,6 +252,9 @@ class TestResult:
     stderr_tail: str = ""
     detail: str = ""
     exit_code: int | None = None
+    stdout: str = ""
+    """What a `stdio` case printed; kept only with SandboxConfig(keep_stdout=True) (the service's
+    SandboxFusion endpoint returns it), so cached reward results never hold programs' output."""
 
     @property
     def passed(self) -> bool:
@@ -312,6 +315,8 @@ class SandboxConfig:
     """Replace a container after this many runs even if it looks clean."""
     stderr_tail_bytes: int = 2000
     """How much of the end of stderr a TestResult keeps."""
+    keep_stdout: bool = False
+    """Keep each `stdio` case's output in TestResult.stdout (up to output_limit_bytes per case)."""
     docker_host: str | None = None
     """Docker daemon URL; None uses DOCKER_HOST or the default socket."""
     docker_timeout_s: float = 30.0

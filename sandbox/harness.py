@@ -190,8 +190,10 @@ def judge_case(spec: TestSpec, index: int, raw: dict[str, Any], config: SandboxC
     stderr = str(raw.get("stderr_tail") or "")
     code = raw.get("exit_code")
 
+    stdout = str(raw.get("stdout") or "") if config.keep_stdout else ""
+
     def result(verdict: Verdict, detail: str) -> TestResult:
-        return TestResult(verdict, wall, stderr, detail, code)
+        return TestResult(verdict, wall, stderr, detail, code, stdout)
 
     if raw.get("status") == "error":
         return result(Verdict.SANDBOX_ERROR, str(raw.get("message", "supervisor error")))

@@ -58,7 +58,7 @@ import verl  # noqa: F401  (loads the verl.plugins entry points, as `python -m v
 from verl.trainer.ppo.core_algos import get_adv_estimator_fn
 from verl.trainer.ppo.v1.trainer_base import get_trainer_cls
 
-from srpo.advantage import compute_srpo_outcome_advantage
+from srpo.algorithm.advantage import compute_srpo_outcome_advantage
 
 assert get_adv_estimator_fn("srpo") is compute_srpo_outcome_advantage
 print(f"check_wheel: verl's registries hold algorithm.adv_estimator=srpo and trainer_mode=srpo ({get_trainer_cls('srpo').__name__})")

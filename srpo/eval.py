@@ -23,8 +23,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from srpo.passk import SourceScores, score_groups
 from srpo.paths import config_dir
+from srpo.tools.passk import SourceScores, score_groups
 
 
 class EvalError(ValueError):
@@ -269,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     import argparse
 
     import srpo.main  # noqa: F401  (selects verl's CPU platform before verl is imported)
-    from srpo.preflight import PreflightError
+    from srpo.verl_glue.preflight import PreflightError
 
     parser = argparse.ArgumentParser(prog="python -m srpo.eval", description=__doc__.split("\n")[0])
     parser.add_argument(

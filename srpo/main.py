@@ -6,7 +6,7 @@ e.g. ``python -m srpo.main --config-name srpo actor_rollout_ref.model.path=/mode
 
 The run itself is verl's: ``run_ppo`` with verl's ``TaskRunnerV1``, which builds the trainer named
 by ``trainer.v1.trainer_mode`` (``srpo``, registered by our ``verl.plugins`` entry point). This
-module adds start-up checks that fail fast with one clear message (``srpo.preflight``).
+module adds start-up checks that fail fast with one clear message (``srpo.verl_glue.preflight``).
 """
 
 from __future__ import annotations
@@ -48,10 +48,10 @@ import hydra  # noqa: E402
 import psutil  # noqa: E402
 from omegaconf import DictConfig, OmegaConf, open_dict  # noqa: E402
 
-from srpo.console import VERBOSE_ENV, ConsoleFilter, verbose  # noqa: E402
-from srpo.embedded_setup import finish_run, prepare_run  # noqa: E402
+from srpo.embedded.setup import finish_run, prepare_run  # noqa: E402
 from srpo.paths import config_dir  # noqa: E402
-from srpo.preflight import PreflightError, run_preflight  # noqa: E402
+from srpo.verl_glue.console import VERBOSE_ENV, ConsoleFilter, verbose  # noqa: E402
+from srpo.verl_glue.preflight import PreflightError, run_preflight  # noqa: E402
 
 CONFIG_DIR = str(config_dir())
 DEFAULT_CONFIG = "embedded"
@@ -66,7 +66,7 @@ def set_worker_env(config: DictConfig) -> None:
     * ``TQ_NUM_THREADS``: TransferQueue sizes its torch thread pools at 8 and warns at every put and
       get where the machine has fewer physical cores (thousands of lines a run on 2 cores); the
       machine's own count is what it falls back to anyway.
-    * ``SRPO_VERBOSE``: ``srpo.verbose``, read by the plug-in in each worker (srpo.console).
+    * ``SRPO_VERBOSE``: ``srpo.verbose``, read by the plug-in in each worker (srpo.verl_glue.console).
     """
     env = OmegaConf.select(config, WORKER_ENV_KEY, default=None) or {}
     wanted = {"TQ_NUM_THREADS": str(min(8, psutil.cpu_count(logical=False) or 1))}

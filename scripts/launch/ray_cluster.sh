@@ -10,7 +10,8 @@
 # SRPO_REWARD_WORKERS in its environment. `submit` runs on the head: it waits until N nodes with
 # their GPUs joined, then runs srpo.main against the cluster (RAY_ADDRESS) with trainer.nnodes,
 # trainer.n_gpus_per_node and the sandbox sizing of scripts/launch/sandbox_plan.py.
-# env: SRPO_RAY_PORT (6379), SRPO_SANDBOX_SHARE (0.5), SRPO_REWARD_WORKERS_PER_NODE (4)
+# env: SRPO_RAY_PORT (6379), SRPO_SANDBOX_SHARE (0.5), SRPO_REWARD_WORKERS_PER_NODE (4),
+#      SRPO_SANDBOX_URLS (comma-separated sandbox servers: code runs there, no sandbox on the GPU nodes)
 set -euo pipefail
 # shellcheck source=scripts/launch/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -20,7 +21,7 @@ ROLE="$1"
 shift
 case "$ROLE" in
     head | worker | submit | stop) ;;
-    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
     *) die "unknown role '$ROLE' (head, worker, submit or stop)" ;;
 esac
 
@@ -42,7 +43,7 @@ while [ $# -gt 0 ]; do
         --no-sandbox) SANDBOX=0 ;;
         --block) BLOCK=(--block) ;;
         --) shift; break ;;
-        -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
         *) die "unknown argument $1 (Hydra overrides go after --)" ;;
     esac
     shift
@@ -56,7 +57,7 @@ plan() {  # plan NNODES: sandbox sizing from this node's CPU count (sets SANDBOX
 }
 
 prepare_node() {
-    if [ "$SANDBOX" = 1 ]; then
+    if [ "$SANDBOX" = 1 ] && [ -z "${SRPO_SANDBOX_URLS:-}" ]; then
         run bash scripts/launch/sandbox_node.sh
     fi
     # Ray's processes inherit this environment: the reward workers on this node size their

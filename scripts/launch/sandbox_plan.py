@@ -10,6 +10,11 @@ them as Hydra overrides (``--format overrides``), shell assignments (``--format 
 
     python scripts/launch/sandbox_plan.py --nnodes 8 --cpus 192
     eval "$(python scripts/launch/sandbox_plan.py --nnodes 8 --format shell)"   # SANDBOX_OVERRIDES=...
+    python scripts/launch/sandbox_plan.py --nnodes 8 --urls http://cpu1:8080,http://cpu2:8080
+
+With ``--urls`` (or ``SRPO_SANDBOX_URLS``) the programs run on sandbox servers (``python -m sandbox
+serve`` on CPU nodes, docs/scaling.md) instead of in containers on the GPU nodes: the overrides
+then list the servers (``code.sandbox.urls``) and size no pools.
 
 Stdlib only: the launch scripts run it before anything else is installed or imported.
 """
@@ -36,6 +41,7 @@ class SandboxPlan:
     pool_size: int  # warm containers (and concurrent programs) per reward worker
     container_cpus: float  # CPU quota of one container
     math_workers: int  # math-verifier processes per reward worker (SRPO_REWARD_WORKERS)
+    urls: tuple[str, ...] = ()  # sandbox servers; when set, no containers run on the GPU nodes
 
     @property
     def reward_workers(self) -> int:
@@ -47,6 +53,11 @@ class SandboxPlan:
 
     def overrides(self) -> list[str]:
         """Hydra overrides for ``python -m srpo.main`` (``++``: set the key whether or not the preset has it)."""
+        if self.urls:
+            return [
+                f"reward.num_workers={self.reward_workers}",
+                f"++{SANDBOX_KEY}.urls=[{','.join(self.urls)}]",
+            ]
         return [
             f"reward.num_workers={self.reward_workers}",
             f"++{SANDBOX_KEY}.pool_size={self.pool_size}",
@@ -66,6 +77,7 @@ def plan_sandbox(
     workers_per_node: int = 4,
     container_cpus: float = 1.0,
     max_math_workers: int = 4,
+    urls: tuple[str, ...] = (),
 ) -> SandboxPlan:
     """Split ``sandbox_share`` of a node's cores between its reward workers' container pools.
 
@@ -93,7 +105,15 @@ def plan_sandbox(
         pool_size=pool,
         container_cpus=container_cpus,
         math_workers=math_workers,
+        urls=tuple(_check_url(u) for u in urls),
     )
+
+
+def _check_url(url: str) -> str:
+    """A server URL as Hydra and the client take it: http://host:port, no spaces, commas or brackets."""
+    if not url.startswith("http://") or any(c in url for c in " ,[]'\""):
+        raise ValueError(f"sandbox server URL must look like http://host:port, got {url!r}")
+    return url.rstrip("/")
 
 
 def node_cpus() -> int:
@@ -115,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers-per-node", type=int, default=4, help="reward-loop workers per node")
     p.add_argument("--container-cpus", type=float, default=1.0, help="CPU quota of one container")
     p.add_argument("--format", choices=["overrides", "shell", "json"], default="overrides")
+    p.add_argument(
+        "--urls",
+        default=os.environ.get("SRPO_SANDBOX_URLS", ""),
+        help="comma-separated sandbox servers (default: SRPO_SANDBOX_URLS); none: containers on the GPU nodes",
+    )
     args = p.parse_args(argv)
     try:
         plan = plan_sandbox(
@@ -123,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             args.share,
             args.workers_per_node,
             args.container_cpus,
+            urls=tuple(u.strip() for u in args.urls.split(",") if u.strip()),
         )
     except ValueError as err:
         print(f"sandbox_plan: {err}", file=sys.stderr)

@@ -42,14 +42,14 @@ def activate() -> bool:
     Returns whether the CPU platform is selected. Registering the platform class alone changes
     nothing elsewhere: it never reports itself available to verl's auto-detection. The engines and
     the rollout are registered when the process imports verl's registry for them
-    (``srpo.import_hooks``): most of verl's processes never build an engine.
+    (``srpo.verl_glue.import_hooks``): most of verl's processes never build an engine.
     """
     from srpo.cpu import platform  # noqa: F401  registers PlatformRegistry["cpu"]
 
     if not is_selected():
         return False
     from srpo.cpu import shims
-    from srpo.import_hooks import after_import
+    from srpo.verl_glue.import_hooks import after_import
 
     after_import("verl.workers.engine", _register_engines)
     after_import("verl.workers.rollout.replica", _register_rollout)

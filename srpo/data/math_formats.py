@@ -12,7 +12,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from srpo.data.answers import gsm8k_final_answer, last_boxed_answer
+from reward_fns.math_answer import boxed_answer
+from srpo.data.answers import gsm8k_final_answer
 from srpo.data.problem import Problem, RecordRejected, get_id, get_optional_text, get_text
 
 # DAPO-Math-17k's verl rows wrap each problem in this instruction; we strip it so our own template
@@ -49,7 +50,7 @@ def convert_math(record: Mapping[str, Any]) -> Problem:
     answer = get_optional_text(record, "answer")
     if not answer:
         solution = get_text(record, "solution")
-        answer = last_boxed_answer(solution) or ""
+        answer = boxed_answer(solution) or ""
         if not answer:
             raise RecordRejected("no_final_answer", "field 'solution' has no complete \\boxed{...} answer")
     return Problem(

@@ -16,7 +16,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-DOMAINS = ("math", "code")
+from reward_fns.domains import domain_names
+
 ROLES = ("system", "user", "assistant")
 REQUIRED_COLUMNS = ("data_source", "prompt", "ability", "reward_model", "extra_info")
 
@@ -166,8 +167,8 @@ def validate_row(row: Mapping[str, Any], where: str) -> Row:
     data_source = _nonempty_str(row["data_source"], where, "data_source")
     prompt = _validate_prompt(row["prompt"], where)
     ability = row["ability"]
-    if ability not in DOMAINS:
-        raise _fail(where, "ability", f"must be one of {list(DOMAINS)}, got {ability!r}")
+    if ability not in domain_names():
+        raise _fail(where, "ability", f"must be one of {list(domain_names())}, got {ability!r}")
 
     reward_model = row["reward_model"]
     if not isinstance(reward_model, Mapping):

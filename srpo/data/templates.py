@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
+from reward_fns.domains import domain_names
 from srpo.data.problem import TEST_FORMATS, Problem
-from srpo.data.rows import DOMAINS
 from srpo.paths import config_dir
 
 TEMPLATE_DIR = config_dir() / "data"
@@ -103,8 +103,8 @@ def template_from_dict(name: str, data: dict[str, Any], where: str) -> PromptTem
     if unknown:
         raise TemplateError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
     domain = data.get("domain")
-    if domain not in DOMAINS:
-        raise TemplateError(f"{where}: 'domain' must be one of {list(DOMAINS)}, got {domain!r}")
+    if domain not in domain_names():
+        raise TemplateError(f"{where}: 'domain' must be one of {list(domain_names())}, got {domain!r}")
     user = data.get("user")
     if not isinstance(user, str) or not user.strip():
         raise TemplateError(f"{where}: 'user' must be a non-empty string")

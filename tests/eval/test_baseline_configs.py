@@ -8,7 +8,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from srpo.config import load_srpo_config
+from srpo.algorithm.config import load_srpo_config
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
 BASELINES = sorted(p.stem for p in (Path(CONFIG_DIR) / "baselines").glob("*.yaml"))
@@ -74,6 +74,8 @@ def test_eval_config_overlay_and_override_order() -> None:
     assert cfg.trainer.val_before_train and cfg.actor_rollout_ref.rollout.val_kwargs.do_sample
     assert cfg.actor_rollout_ref.rollout.val_kwargs.n == 8  # from eval.yaml over embedded's 1
     assert cfg.trainer.total_training_steps == 40  # the rest is embedded's
+    kwargs = cfg.reward.custom_reward_function.reward_kwargs
+    assert kwargs.math.mode == "lenient" and kwargs.code.sandbox.pool_size == 2  # both layers kept
     load_srpo_config(cfg.srpo)
 
 

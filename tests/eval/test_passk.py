@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from srpo.passk import pass_at_k, score_groups
+from srpo.tools.passk import pass_at_k, score_groups
 
 
 def _enumerated(n: int, c: int, k: int) -> float:

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from srpo.config import load_srpo_config
-from srpo.sampler import SRPOSampler
-from srpo.trainer import dataset_prompt_ids_and_domains
+from srpo.algorithm.config import load_srpo_config
+from srpo.algorithm.sampler import SRPOSampler
+from srpo.verl_glue.trainer import dataset_prompt_ids_and_domains
 from tests.integration.conftest import kill_tree, run_until, tiny_overrides
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.timeout(2400)]

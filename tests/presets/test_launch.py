@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -31,7 +32,7 @@ def _load_plan_module():
 
 _plan = _load_plan_module()
 SANDBOX_KEY, plan_sandbox = _plan.SANDBOX_KEY, _plan.plan_sandbox
-SCRIPTS = sorted([*LAUNCH.glob("*.sh"), LAUNCH / "slurm.sbatch"])
+SCRIPTS = sorted([*LAUNCH.glob("*.sh"), *LAUNCH.glob("*.sbatch")])
 
 
 def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -221,3 +222,72 @@ def test_slurm_starts_head_workers_then_trains_on_head():
 def test_slurm_outside_an_allocation_says_so():
     out = _run(["bash", "scripts/launch/slurm.sbatch", "7b_8gpu_stage1"], {"SRPO_DRY_RUN": "1"})
     assert out.returncode == 2 and "no SLURM allocation" in out.stderr
+
+
+# ----------------------------------------------------------------------------- sandbox servers
+def test_sandbox_node_serve_splits_the_node_between_servers():
+    out = _run(
+        [
+            "bash",
+            "scripts/launch/sandbox_node.sh",
+            "--dry-run",
+            "--serve",
+            "--servers",
+            "2",
+            "--port",
+            "9000",
+        ],
+        {"SRPO_NODE_CPUS": "34"},
+    )
+    assert out.returncode == 0, out.stderr
+    serves = [c for c in _commands(out.stdout) if " serve " in c]
+    assert serves == [
+        f"(background) {sys.executable} -m sandbox --image srpo-sandbox:py3 serve --host 0.0.0.0 "
+        f"--port {port} --pool-size 16"
+        for port in (9000, 9001)
+    ]
+
+
+def test_sandbox_fleet_lists_every_server_and_starts_one_node_step_each():
+    out = _run(
+        ["bash", "scripts/launch/sandbox_fleet.sbatch"],
+        {"SRPO_DRY_RUN": "1", "SRPO_NODELIST": "c1 c2", "SLURM_CPUS_PER_TASK": "64"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "would write http://c1:8080" in out.stdout and "would write http://c2:8081" in out.stdout
+    steps = [c for c in _commands(out.stdout) if "srun" in c]
+    assert len(steps) == 2 and all(
+        "sandbox_node.sh --serve --host 0.0.0.0 --port 8080 --servers 2" in c for c in steps
+    )
+
+
+def test_single_node_with_sandbox_urls_uses_the_servers_and_no_local_sandbox():
+    urls = "http://cpu1:8080,http://cpu2:8080"
+    out = _run(
+        ["bash", "scripts/launch/single_node.sh", "--preset", "7b_8gpu_stage2", "--dry-run"],
+        {"SRPO_NODE_CPUS": "64", "SRPO_SANDBOX_URLS": urls},
+    )
+    assert out.returncode == 0, out.stderr
+    (train,) = _commands(out.stdout)
+    args = shlex.split(train)  # the launcher prints commands shell-quoted
+    assert f"++{SANDBOX_KEY}.urls=[{urls}]" in args and "pool_size" not in train
+
+
+def test_url_overrides_reach_the_code_reward_as_servers():
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from reward_fns.code_reward import CodeGrader
+    from reward_fns.config import reward_config_from_kwargs
+    from srpo.main import CONFIG_DIR
+
+    plan = plan_sandbox(nnodes=2, cpus_per_node=96, urls=("http://cpu1:8080", "http://cpu2:8081"))
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
+        cfg = compose(config_name="srpo", overrides=["+presets=7b_8gpu_stage2", *plan.overrides()])
+    kwargs = OmegaConf.to_container(cfg.reward.custom_reward_function.reward_kwargs, resolve=True)
+    code = reward_config_from_kwargs(kwargs).code
+    assert code.sandbox["urls"] == ["http://cpu1:8080", "http://cpu2:8081"]
+    grader = CodeGrader(code.sandbox_options())  # the preset's pool keys are the servers' business
+    assert grader._parallel() == 8
+    with pytest.raises(ValueError, match="http://host:port"):
+        plan_sandbox(nnodes=1, cpus_per_node=8, urls=("cpu1:8080",))

@@ -15,9 +15,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from srpo.config import load_srpo_config
+from srpo.algorithm.config import load_srpo_config
 from srpo.main import CONFIG_DIR
-from srpo.preflight import PreflightError, run_preflight
+from srpo.verl_glue.preflight import PreflightError, run_preflight
 from tests.presets.batch_math import QWEN25, batch_problems
 
 PRESET_DIR = Path(CONFIG_DIR) / "presets"

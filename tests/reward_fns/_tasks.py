@@ -47,3 +47,10 @@ def partial_then_hang() -> Iterator[str]:
     yield "second"
     while True:
         pass
+
+
+def echo_or_spin(x: object) -> object:
+    """``x`` back, except ``"spin"``, which never returns."""
+    if x == "spin":
+        spin_forever()
+    return x

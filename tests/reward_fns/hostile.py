@@ -22,7 +22,21 @@ def hostile_cases() -> list[tuple[str, str, str, bool | None]]:
         ("huge_factorial", r"\boxed{(10^{8})!}", "1", False),
         ("memory_power", r"\boxed{2^{2^{40}}}", "2", False),
         ("deep_parentheses", r"\boxed{" + _nested("(", "1", ")", 900) + "}", "1", None),
+        ("brackets_10k", r"\boxed{" + _nested("[", "1", "]", 10_000) + "}", "1", None),
+        ("brackets_10k_free_text", "The answer is $" + _nested("(", "1", ")", 10_000) + "$", "1", None),
         ("deep_fractions", r"\boxed{" + _nested(r"\frac{1}{", "2", "}", 150) + "}", "2", None),
+        (
+            "frac_chain",
+            r"\boxed{" + "+".join(rf"\frac{{{i}}}{{{i + 1}}}" for i in range(1, 100)) + "}",
+            "1",
+            None,
+        ),
+        (
+            "frac_chain_product",
+            r"\boxed{" + "".join(rf"\frac{{x+{i}}}{{x-{i}}}" for i in range(1, 90)) + "}",
+            "x",
+            None,
+        ),
         ("deep_sqrt", r"\boxed{" + _nested(r"\sqrt{", "2", "}", 300) + "}", "2", False),
         (
             "heavy_simplify",

@@ -88,6 +88,27 @@ def test_map_runs_in_parallel_and_keeps_order(pool):
     assert time.monotonic() - start < 0.95  # two workers: both sleeps overlap
 
 
+def test_batch_survives_a_hung_call(pool):
+    """One message carries the batch; a hung call times out alone and the rest still run."""
+    before = pool.replacements
+    start = time.monotonic()
+    out = pool.run_batch(_tasks.echo_or_spin, [(1,), ("spin",), (3,), (4,)], timeout_s=0.5)
+    assert [(r.ok, r.value, r.reason) for r in out] == [
+        (True, 1, ""),
+        (False, None, "timeout"),
+        (True, 3, ""),
+        (True, 4, ""),
+    ]
+    assert time.monotonic() - start < 2.0 and pool.replacements == before + 1
+
+
+def test_map_batches_keep_order(pool):
+    args = [(i,) for i in range(50)] + [("spin",)] + [(i,) for i in range(50, 60)]
+    out = pool.map(_tasks.echo_or_spin, args, timeout_s=0.5, chunk=8)
+    assert [r.value for r in out] == list(range(50)) + [None] + list(range(50, 60))
+    assert [r.reason for r in out].count("timeout") == 1
+
+
 def test_workers_are_persistent(pool):
     pids = {pool.run(_tasks.pid).value for _ in range(6)}
     assert len(pids) <= 2

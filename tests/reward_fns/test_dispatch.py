@@ -41,8 +41,10 @@ def test_weights_shape_the_score():
     assert (mixed_wrong["acc"], mixed_wrong["format"], mixed_wrong["language"]) == (0.0, 1.0, 0.0)
     assert mixed_wrong["score"] == pytest.approx(0.5 - 1.0)
     no_format = compute_score("gsm8k", "The answer is 4.", "4", **kwargs)
-    assert (no_format["acc"], no_format["format"]) == (1.0, 0.0)
-    assert no_format["score"] == pytest.approx(2.0)
+    assert (no_format["acc"], no_format["format"], no_format["reason"]) == (0.0, 0.0, "no_answer")
+    lenient = compute_score("gsm8k", "The answer is 4.", "4", **kwargs, math={"mode": "lenient"})
+    assert (lenient["acc"], lenient["format"]) == (1.0, 0.0)
+    assert lenient["score"] == pytest.approx(2.0)
 
 
 def test_routing():
@@ -107,7 +109,7 @@ def test_batch_matches_single_calls_and_keeps_order():
     truths = ["1", ADD_SPEC, "4", ADD_SPEC, "7"]
     infos = [{"index": i, "domain": "code" if "code" in s else "math"} for i, s in enumerate(sources)]
     batch = compute_score_batch(sources, responses, truths, infos, **LOCAL)
-    assert [r["acc"] for r in batch] == [1.0, 1.0, 0.0, 0.0, 1.0]
+    assert [r["acc"] for r in batch] == [1.0, 1.0, 0.0, 0.0, 0.0]  # strict: no box, no answer
     singles = [
         compute_score(s, r, t, i, **LOCAL)
         for s, r, t, i in zip(sources, responses, truths, infos, strict=True)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage, get_adv_estimator_fn
 
-from srpo.advantage import compute_srpo_outcome_advantage
+from srpo.algorithm.advantage import compute_srpo_outcome_advantage
 
 
 def _random_batch(seed: int, n_groups: int, max_group: int, length: int, binary: bool):

@@ -3,7 +3,7 @@
 import pytest
 from omegaconf import OmegaConf
 
-from srpo.config import SRPOConfig, SRPOConfigError, load_srpo_config
+from srpo.algorithm.config import SRPOConfig, SRPOConfigError, load_srpo_config
 
 
 def test_defaults_are_the_papers():
@@ -30,6 +30,12 @@ def test_overrides_merge():
         ({"history": {"min_pool_size": 0}}, "srpo.history.min_pool_size"),
         ({"history": {"readmit_after_epochs": -1}}, "srpo.history.readmit_after_epochs"),
         ({"history": {"refill": "sometimes"}}, "srpo.history.refill"),
+        ({"history": {"max_all_wrong_epochs": -1}}, "srpo.history.max_all_wrong_epochs"),
+        (
+            {"history": {"max_all_wrong_epochs": 2, "keep_all_wrong": False}},
+            "srpo.history.max_all_wrong_epochs",
+        ),
+        ({"history": {"fill_batch": "sometimes"}}, "srpo.history.fill_batch"),  # wrong type
         ({"curriculum": {"stage2_domains": ["math", "poetry"]}}, "srpo.curriculum.stage2_domains"),
         ({"curriculum": {"stage1_domains": ["chess"]}}, "srpo.curriculum.stage1_domains"),
         (

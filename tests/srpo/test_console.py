@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from srpo.console import LineRules, quiet_known_warnings, summarize_step_line
+from srpo.verl_glue.console import LineRules, quiet_known_warnings, summarize_step_line
 
 STEP = (
     "step:12 - global_seqlen/min:5706.0 - actor/entropy:0.0417 - critic/score/mean:np.float64(0.5375) - "
@@ -93,7 +93,7 @@ def test_filter_keeps_everything_in_the_log_and_little_on_the_terminal(tmp_path:
         f"""
         import subprocess, sys
         from pathlib import Path
-        from srpo.console import ConsoleFilter
+        from srpo.verl_glue.console import ConsoleFilter
         with ConsoleFilter(Path({str(log)!r})):
             print("srpo: driver line", flush=True)
             subprocess.run([sys.executable, "-c", "import sys; print('(WorkerDict pid=7) noise'); "

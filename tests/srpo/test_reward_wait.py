@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from srpo.reward_wait import reward_tail_metrics
+from srpo.verl_glue.reward_wait import reward_tail_metrics
 
 
 def test_tail_counts_only_scoring_after_the_last_response():

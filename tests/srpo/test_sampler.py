@@ -5,8 +5,8 @@ import copy
 import numpy as np
 import pytest
 
-from srpo.config import CurriculumConfig, HistoryResamplingConfig, SRPOConfig
-from srpo.sampler import SRPOSampler
+from srpo.algorithm.config import CurriculumConfig, HistoryResamplingConfig, SRPOConfig
+from srpo.algorithm.sampler import SRPOSampler
 
 N_MATH, N_CODE = 12, 8
 IDS = [f"m{i}" for i in range(N_MATH)] + [f"c{i}" for i in range(N_CODE)]
@@ -138,3 +138,42 @@ def test_pool_smaller_than_a_batch_is_repeated():
     sampler = SRPOSampler(IDS, DOMAINS, _cfg(switch_at="never"))
     rows = sampler.draw(30)  # 12 math rows, reshuffled copies fill the batch
     assert len(rows) == 30 and set(rows) == set(range(N_MATH))
+
+
+def _drain(fill_batch: bool) -> list[int]:
+    """12 math rows, batch 4: rows 0-9 always solved, 10 and 11 mixed; the batch after epoch 1."""
+    cfg = SRPOConfig(
+        seed=7,
+        history=HistoryResamplingConfig(fill_batch=fill_batch),
+        curriculum=CurriculumConfig(switch_at="never"),
+    ).validate()
+    sampler = SRPOSampler(IDS, DOMAINS, cfg)
+    for step in range(1, 4):
+        sampler.set_step(step)
+        rows = sampler.draw(4)
+        sampler.record(
+            [IDS[r] for r in rows for _ in range(2)], [float(r < 10 or k) for r in rows for k in (0, 1)]
+        )
+    sampler.set_step(4)
+    return sampler.draw(4)
+
+
+def test_fill_batch_readmits_oldest_dropped_instead_of_repeating_the_pool():
+    assert sorted(_drain(fill_batch=False)) == [10, 10, 11, 11]  # two prompts left, each twice
+    assert sorted(_drain(fill_batch=True)) == [0, 1, 10, 11]  # the earliest dropped (ties: row) return
+
+
+def test_stage1_pool_counts_only_stage1_rows_for_min_pool_size():
+    cfg = SRPOConfig(
+        seed=7,
+        history=HistoryResamplingConfig(min_pool_size=6),
+        curriculum=CurriculumConfig(switch_step=100),
+    ).validate()
+    sampler = SRPOSampler(IDS, DOMAINS, cfg)
+    for step in range(1, 5):  # 12 math rows, batch 3: one epoch, every prompt solved
+        sampler.set_step(step)
+        rows = sampler.draw(3)
+        sampler.record([IDS[r] for r in rows], [1.0] * len(rows))
+    sampler.set_step(5)
+    sampler.draw(3)  # closes the epoch: 12 dropped, 6 math re-admitted (the 8 code rows wait for stage 2)
+    assert int((sampler.history.active & sampler.in_stage).sum()) == 6

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from srpo.config import (
+from srpo.algorithm.config import (
     CurriculumConfig,
     HistoryResamplingConfig,
     SkippingConfig,
@@ -19,8 +19,8 @@ from srpo.config import (
     SRPOConfigError,
     load_srpo_config,
 )
-from srpo.sampler import SRPOSampler
-from srpo.skipping import PreRolloutSkipper
+from srpo.algorithm.sampler import SRPOSampler
+from srpo.algorithm.skipping import PreRolloutSkipper
 
 N_MATH, N_CODE = 12, 8
 IDS = [f"m{i}" for i in range(N_MATH)] + [f"c{i}" for i in range(N_CODE)]
@@ -332,7 +332,7 @@ def test_resume_with_skipping_continues_identically():
 
 
 def test_skipped_prompts_are_not_written_to_draws_jsonl(tmp_path: Path):
-    from srpo.trainer import SRPOPromptLoader
+    from srpo.verl_glue.trainer import SRPOPromptLoader
 
     skip_all = SkippingConfig(enable=True, explore_prob=0.0, min_explore_prob=0.0, adapt_step=0.0)
     sampler = SRPOSampler(IDS, DOMAINS, _cfg(history=False, switch_at="never", skipping=skip_all))

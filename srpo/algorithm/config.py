@@ -13,7 +13,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-KNOWN_DOMAINS = ("math", "code")
+from reward_fns.domains import domain_names
+
 SWITCH_MODES = ("step", "epoch", "plateau", "never")
 MIXTURES = ("size", "weights", "adaptive")
 REFILL_POLICIES = ("readmit_oldest", "keep_easy")
@@ -35,13 +36,21 @@ class HistoryResamplingConfig:
     success_threshold: float = 1.0
     # Paper: keep prompts whose rollouts were all wrong (they may become learnable). False = DAPO-like.
     keep_all_wrong: bool = True
-    # Never shrink the pool below this many prompts; below it, ``refill`` decides who comes back.
+    # With keep_all_wrong: drop a prompt once it was all wrong in this many epochs in a row (epochs
+    # that drew it). 0 = keep it forever (paper). Beyond the paper: stops paying for prompts no skill
+    # solves (e.g. a wrong reference answer) while giving each hard prompt k chances.
+    max_all_wrong_epochs: int = 0
+    # Never shrink the pool of the current stage's domains below this many prompts; below it,
+    # ``refill`` decides who comes back.
     min_pool_size: int = 1
     # ``readmit_oldest``: re-admit the prompts dropped longest ago; ``keep_easy``: skip dropping
     # this epoch's easiest prompts so the pool stays at ``min_pool_size``.
     refill: str = "readmit_oldest"
     # Re-admit a dropped prompt after this many epochs (0 = never; the paper never re-admits).
     readmit_after_epochs: int = 0
+    # When fewer of the stage's prompts are left in the pool than one batch, re-admit those dropped
+    # longest ago to fill it. False (paper): the few left are repeated to fill every batch.
+    fill_batch: bool = False
 
 
 @dataclass
@@ -114,6 +123,14 @@ class SRPOConfig:
             _bad("history.refill", h.refill, f"must be one of {REFILL_POLICIES}")
         if h.readmit_after_epochs < 0:
             _bad("history.readmit_after_epochs", h.readmit_after_epochs, "must be >= 0 (0 = never)")
+        if h.max_all_wrong_epochs < 0:
+            _bad("history.max_all_wrong_epochs", h.max_all_wrong_epochs, "must be >= 0 (0 = never drop)")
+        if h.max_all_wrong_epochs > 0 and not h.keep_all_wrong:
+            _bad(
+                "history.max_all_wrong_epochs",
+                h.max_all_wrong_epochs,
+                "has no effect with keep_all_wrong=false (all-wrong prompts are dropped at once); set one",
+            )
         if not h.reward_key:
             _bad("history.reward_key", h.reward_key, "must name a reward key, e.g. 'acc' or 'score'")
         for key in ("stage1_domains", "stage2_domains"):
@@ -121,8 +138,8 @@ class SRPOConfig:
             if not domains:
                 _bad(f"curriculum.{key}", domains, "must list at least one domain")
             for d in domains:
-                if d not in KNOWN_DOMAINS:
-                    _bad(f"curriculum.{key}", d, f"unknown domain; known domains are {KNOWN_DOMAINS}")
+                if d not in domain_names():
+                    _bad(f"curriculum.{key}", d, f"unknown domain; known domains are {domain_names()}")
         if not set(c.stage1_domains) <= set(c.stage2_domains):
             _bad("curriculum.stage2_domains", c.stage2_domains, "stage 2 must include every stage-1 domain")
         if c.switch_at not in SWITCH_MODES:
@@ -138,8 +155,8 @@ class SRPOConfig:
         if c.mixture not in MIXTURES:
             _bad("curriculum.mixture", c.mixture, f"must be one of {MIXTURES}")
         for d, w in c.domain_weights.items():
-            if d not in KNOWN_DOMAINS:
-                _bad("curriculum.domain_weights", d, f"unknown domain; known domains are {KNOWN_DOMAINS}")
+            if d not in domain_names():
+                _bad("curriculum.domain_weights", d, f"unknown domain; known domains are {domain_names()}")
             if w < 0:
                 _bad(f"curriculum.domain_weights.{d}", w, "must be >= 0")
         if c.mixture == "weights" and sum(c.domain_weights.get(d, 0.0) for d in c.stage2_domains) <= 0:

@@ -14,7 +14,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from srpo.config import SRPOConfig, SRPOConfigError, load_srpo_config
+from srpo.algorithm.config import SRPOConfig, SRPOConfigError, load_srpo_config
 
 
 class PreflightError(RuntimeError):

@@ -2,7 +2,7 @@
 
 Stage 1 trains on math only, to elicit long, reflective reasoning; stage 2 adds code on top. This
 module decides *which stage we are in* and *how much of each domain an epoch draws*; which prompts
-of a domain are still worth drawing is History Resampling's job (``srpo.history``).
+of a domain are still worth drawing is History Resampling's job (``srpo.algorithm.history``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from srpo.config import CurriculumConfig
+from srpo.algorithm.config import CurriculumConfig
 
 
 class Curriculum:

@@ -1,9 +1,10 @@
 """SRPO's advantage estimator: GRPO's group-normalised outcome advantage, vectorised.
 
 SRPO keeps GRPO's advantage, ``(r - mean_group) / (std_group + eps)`` broadcast over the response
-tokens; what it changes is *which prompts* reach the batch (History Resampling, two stages). Importing
-this module registers the estimator with verl, so ``algorithm.adv_estimator=srpo`` works in any verl
-run that imports ``srpo`` (our ``verl.plugins`` entry point does that in every process).
+tokens; what it changes is *which prompts* reach the batch (History Resampling, two stages). This
+module needs only torch; ``srpo.verl_glue.estimator`` registers the estimator with verl, so
+``algorithm.adv_estimator=srpo`` works in any verl run that imports ``srpo`` (our ``verl.plugins``
+entry point does that in every process).
 
 verl's own ``grpo`` groups samples with Python dicts and loops; here grouping is one ``np.unique`` and
 a few ``index_add_`` calls, so the cost does not grow with the number of groups in Python.
@@ -15,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from verl.trainer.ppo.core_algos import register_adv_est
 
 ESTIMATOR_NAME = "srpo"
 
@@ -57,7 +57,6 @@ def group_normalised_scores(
     return centred / (stds[ids] + epsilon) if norm_by_std else centred
 
 
-@register_adv_est(ESTIMATOR_NAME)
 def compute_srpo_outcome_advantage(
     token_level_rewards: torch.Tensor,
     response_mask: torch.Tensor,

@@ -18,7 +18,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from srpo.report import load_metrics, plot_run, run_summary
+from srpo.tools.report import load_metrics, plot_run, run_summary
 
 FAMILY_FILES = {"arith": "arith", "codegen": "codegen"}
 

@@ -6,7 +6,7 @@ from per-domain permutations and shuffled together. The epoch ends lazily, when 
 few rows left for a whole batch: by then (in verl's synchronous schedule) the rewards of the epoch's
 last batch have been recorded, so History Resampling filters on complete information.
 
-With ``srpo.skipping.enable`` (GRESO-style pre-rollout skipping, ``srpo.skipping``), a draw walks
+With ``srpo.skipping.enable`` (GRESO-style pre-rollout skipping, ``srpo.algorithm.skipping``), a draw walks
 the epoch order and passes over rows the skipper predicts to have zero reward variance; those rows
 are consumed for this epoch without being rolled out.
 
@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from srpo.config import KNOWN_DOMAINS, SRPOConfig
-from srpo.curriculum import Curriculum, split_quota
-from srpo.history import EpochReport, HistoryResampling
-from srpo.skipping import PreRolloutSkipper
+from reward_fns.domains import domain_names
+from srpo.algorithm.config import SRPOConfig
+from srpo.algorithm.curriculum import Curriculum, split_quota
+from srpo.algorithm.history import EpochReport, HistoryResampling, domain_codes
+from srpo.algorithm.skipping import PreRolloutSkipper
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +43,10 @@ class SRPOSampler:
     def __init__(self, prompt_ids: Sequence[str], domains: Sequence[str], config: SRPOConfig) -> None:
         self.config = config
         self.domains = np.asarray([str(d) for d in domains], dtype=object)
-        unknown = sorted(set(self.domains) - set(KNOWN_DOMAINS))
+        unknown = sorted(set(self.domains) - set(domain_names()))
         if unknown:
             raise ValueError(
-                f"training rows have unknown domain(s) {unknown}; known domains are {KNOWN_DOMAINS}"
+                f"training rows have unknown domain(s) {unknown}; known domains are {domain_names()}"
             )
         present = set(self.domains)
         for d in config.curriculum.stage1_domains:
@@ -54,6 +55,7 @@ class SRPOSampler:
                     f"srpo.curriculum.stage1_domains names {d!r} but the training files have no {d!r} rows"
                 )
         self.history = HistoryResampling(prompt_ids, config.history, self.domains)
+        self._domain_names, self._domain_codes = domain_codes(self.domains)
         self.curriculum = Curriculum(config.curriculum)
         self.skipper = (
             PreRolloutSkipper(len(self.domains), config.skipping) if config.skipping.enable else None
@@ -143,7 +145,7 @@ class SRPOSampler:
     def _close_epoch(self) -> None:
         if not self._epoch_open:
             return
-        report = self.history.end_epoch()
+        report = self.history.end_epoch(self.in_stage)
         self.reports.append(report)
         self._epoch_open = False
         self._order = np.empty(0, dtype=np.int64)
@@ -151,17 +153,20 @@ class SRPOSampler:
         logger.info(report.summary())
 
     def _open_epoch(self, min_len: int) -> None:
-        active = set(self.curriculum.active_domains)
-        in_stage = np.isin(self.domains, list(active))
+        in_stage = self.in_stage
         eligible = np.flatnonzero(self.history.active & in_stage)
+        if self.config.history.fill_batch and len(eligible) < min_len:
+            back = self.history.readmit_oldest(min_len - len(eligible), within=in_stage)
+            logger.info("SRPO: pool below one batch; fill_batch re-admitted %d dropped prompts", back)
+            eligible = np.flatnonzero(self.history.active & in_stage)
         if len(eligible) == 0:
             # Every prompt of the stage was dropped as too easy: start the stage's pool afresh
             # rather than stall; the metric srpo/pool_size shows it.
             logger.warning(
-                "SRPO: no prompt of domains %s left in the pool; re-admitting all of them", sorted(active)
+                "SRPO: no prompt of domains %s left in the pool; re-admitting all of them",
+                self.curriculum.active_domains,
             )
-            self.history.active |= in_stage
-            self.history.dropped_epoch[in_stage] = -1
+            self.history.readmit_oldest(int(in_stage.sum()), within=in_stage)
             eligible = np.flatnonzero(in_stage)
         order = self._epoch_order(eligible)
         while len(order) < min_len:  # a pool smaller than one batch: repeat it, reshuffled
@@ -171,7 +176,8 @@ class SRPOSampler:
         self._epoch_open = True
 
     def _epoch_order(self, eligible: np.ndarray) -> np.ndarray:
-        by_domain = {d: eligible[self.domains[eligible] == d] for d in self.curriculum.active_domains}
+        codes = self._domain_codes[eligible]
+        by_domain = {d: eligible[codes == self._code_of(d)] for d in self.curriculum.active_domains}
         counts = {d: len(rows) for d, rows in by_domain.items()}
         shares = self.curriculum.mixture_shares(counts, self.history.informative_frac)
         if self.curriculum.stage == 1 or self.config.curriculum.mixture == "size":
@@ -185,10 +191,21 @@ class SRPOSampler:
         reps = -(-count // len(rows))
         return np.concatenate([self._rng.permutation(rows) for _ in range(reps)])[:count]
 
+    def _code_of(self, domain: str) -> int:
+        """Integer code of ``domain`` (-1 when no row has it)."""
+        hit = np.flatnonzero(self._domain_names == domain)
+        return int(hit[0]) if len(hit) else -1
+
     # ------------------------------------------------------------------ views
     @property
     def epoch(self) -> int:
         return self.history.epoch
+
+    @property
+    def in_stage(self) -> np.ndarray:
+        """Mask of the rows whose domain the current curriculum stage draws from."""
+        codes = [self._code_of(d) for d in self.curriculum.active_domains]
+        return np.isin(self._domain_codes, codes)
 
     def metrics(self) -> dict[str, float]:
         """``srpo/*`` metrics for verl's logger."""

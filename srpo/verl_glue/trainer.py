@@ -13,7 +13,9 @@ this subclass adds only what SRPO needs, through the trainer's overridable metho
   metrics.
 
 Selected with ``trainer.v1.trainer_mode=srpo`` in any verl run that imports ``srpo`` (our
-``verl.plugins`` entry point does). It runs verl's synchronous schedule.
+``verl.plugins`` entry point does). It runs verl's synchronous schedule. Every verl name used here
+beyond the public config goes through :mod:`srpo.verl_glue.compat`, which checks them against the
+installed verl when this module registers the trainer.
 """
 
 from __future__ import annotations
@@ -26,16 +28,21 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-import transfer_queue as tq
 from omegaconf import OmegaConf
-from verl.trainer.ppo.v1.trainer_base import register_trainer
-from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
-from verl.utils.dataset.rl_dataset import collate_fn
 
-from srpo.config import load_srpo_config
-from srpo.history import zero_variance_group_fraction
-from srpo.reward_wait import reward_tail_metrics
-from srpo.sampler import SRPOSampler
+from srpo.algorithm.config import load_srpo_config
+from srpo.algorithm.history import zero_variance_group_fraction
+from srpo.algorithm.sampler import SRPOSampler
+from srpo.verl_glue.compat import (
+    PPOTrainerSync,
+    check_installed_verl,
+    collate_fn,
+    dataset_extra_infos,
+    register_trainer,
+    rollout_fields,
+    set_replay_poll_interval,
+)
+from srpo.verl_glue.reward_wait import reward_tail_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +100,7 @@ class SRPOPromptLoader:
 
 def dataset_prompt_ids_and_domains(dataset: Any) -> tuple[list[str], list[str]]:
     """``extra_info.prompt_id`` and ``extra_info.domain`` of every row verl kept, in dataset order."""
-    infos = dataset.dataframe["extra_info"]
+    infos = dataset_extra_infos(dataset)
     ids, domains = [], []
     for i, info in enumerate(infos):
         info = info or {}
@@ -105,6 +112,9 @@ def dataset_prompt_ids_and_domains(dataset: Any) -> tuple[list[str], list[str]]:
         ids.append(str(info["prompt_id"]))
         domains.append(str(info["domain"]))
     return ids, domains
+
+
+check_installed_verl()
 
 
 @register_trainer(TRAINER_NAME)
@@ -132,7 +142,7 @@ class SRPOTrainer(PPOTrainerSync):
         2 s poll rounds every generation phase up to a multiple of 2 s: most of a short step.
         """
         buffer = super()._build_replay_buffer()
-        buffer.poll_interval = self.srpo_config.replay_poll_interval_s
+        set_replay_poll_interval(buffer, self.srpo_config.replay_poll_interval_s)
         return buffer
 
     def _init_dataloader(self) -> None:
@@ -161,20 +171,14 @@ class SRPOTrainer(PPOTrainerSync):
     def _record_outcomes(self, batch, metrics: dict) -> None:
         """Feed each rollout's outcome to History Resampling and the curriculum; add metrics."""
         reward_key = self.srpo_config.history.reward_key
-        data = tq.kv_batch_get(
-            keys=batch.keys,
-            partition_id=batch.partition_id,
-            select_fields=["uid", "rm_scores", "extra_fields", "extra_info", "metrics"],
-        )
-        uids = [str(u) for u in _plain_list(data["uid"])]
-        infos = [_unwrap(v) or {} for v in _plain_list(data["extra_info"])]
-        scores = np.array([float(s.sum()) for s in _plain_list(data["rm_scores"])], dtype=np.float64)
+        data = rollout_fields(batch)
+        uids = [str(u) for u in data["uid"]]
+        infos = [v or {} for v in data["extra_info"]]
+        scores = np.array([float(s.sum()) for s in data["rm_scores"]], dtype=np.float64)
         if reward_key == "score":
             signal = scores
         else:
-            extras = [
-                (_unwrap(v) or {}).get("reward_extra_info", {}) for v in _plain_list(data["extra_fields"])
-            ]
+            extras = [(v or {}).get("reward_extra_info", {}) for v in data["extra_fields"]]
             missing = [i for i, e in enumerate(extras) if reward_key not in e]
             if missing:
                 raise RuntimeError(
@@ -193,7 +197,7 @@ class SRPOTrainer(PPOTrainerSync):
 
         metrics.update(self.srpo_sampler.metrics())
         metrics["srpo/zero_adv_group_frac"] = zero_variance_group_fraction(uids, scores)
-        timings = [_unwrap(v) or {} for v in _plain_list(data["metrics"])]
+        timings = [v or {} for v in data["metrics"]]
         metrics.update(
             reward_tail_metrics(
                 [float(t.get("generate_sequences", 0.0)) for t in timings],
@@ -215,12 +219,3 @@ class SRPOTrainer(PPOTrainerSync):
                 flush=True,
             )
         self._srpo_reported_stage = curriculum.stage
-
-
-def _plain_list(value: Any) -> list:
-    """TransferQueue returns fields as lists, NonTensorStacks, arrays or nested tensors."""
-    return value.tolist() if isinstance(value, np.ndarray) else list(value)
-
-
-def _unwrap(value: Any) -> Any:
-    return getattr(value, "data", value)

@@ -2,7 +2,7 @@
 
 verl imports every ``verl.plugins`` entry point when ``verl`` is imported, in every process (driver,
 Ray workers). Our entry point names this module, so each registration below is visible everywhere
-(the heavier ones when the process imports the verl module they extend, see ``srpo.import_hooks``).
+(the heavier ones when the process imports the verl module they extend, see ``srpo.verl_glue.import_hooks``).
 verl swallows plug-in import errors at debug level; here each registration is imported on its own and
 a failure is logged as a warning, so one broken part neither hides nor disables the others.
 """
@@ -11,8 +11,8 @@ import functools
 import importlib
 import logging
 
-from srpo.console import quiet_known_warnings
-from srpo.import_hooks import after_import
+from srpo.verl_glue.console import quiet_known_warnings
+from srpo.verl_glue.import_hooks import after_import
 
 logger = logging.getLogger(__name__)
 quiet_known_warnings()  # before the registrations below import verl's engines, which warn
@@ -21,10 +21,10 @@ quiet_known_warnings()  # before the registrations below import verl's engines, 
 REGISTRATIONS = (
     # VERL_PLATFORM=cpu: platform, cpu engines, shims (first: before any get_platform())
     ("srpo.cpu.plugin", None),
-    ("srpo.advantage", None),  # algorithm.adv_estimator=srpo (light: verl's core_algos)
+    ("srpo.verl_glue.estimator", None),  # algorithm.adv_estimator=srpo (light: verl's core_algos)
     # trainer.v1.trainer_mode=srpo, where verl's v1 trainers are loaded (the task runner, the driver's
     # preflight), not in the reward, rollout and storage workers, which would pay ~60 MB each for it
-    ("srpo.trainer", "verl.trainer.ppo.v1"),
+    ("srpo.verl_glue.trainer", "verl.trainer.ppo.v1"),
 )
 
 

@@ -8,7 +8,7 @@ probability ``1 - p**k``: ``k`` is the number of consecutive zero-variance group
 "easy" (last zero-variance group all correct) and "hard" (all wrong) prompts and adapted after every
 batch so that the batch's share of such groups stays near a target.
 
-History Resampling (``srpo.history``) acts once per epoch and only on all-correct prompts; this acts
+History Resampling (``srpo.algorithm.history``) acts once per epoch and only on all-correct prompts; this acts
 on every draw. The decisions use a ``numpy.random.Generator`` passed in (the sampler's), so the
 sampler's single RNG stays the only source of randomness and a resumed run decides exactly as the
 uninterrupted one would.
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from srpo.config import SkippingConfig
+from srpo.algorithm.config import SkippingConfig
 
 
 class PreRolloutSkipper:
@@ -28,7 +28,7 @@ class PreRolloutSkipper:
 
     Args:
         n_rows: number of dataset rows (rows are the sampler's indices).
-        config: the ``srpo.skipping`` settings.
+        config: the ``srpo.algorithm.skipping`` settings.
     """
 
     def __init__(self, n_rows: int, config: SkippingConfig) -> None:

@@ -1,0 +1,1 @@
+"""Tools around training runs: metrics reports and plots, unbiased pass@k."""

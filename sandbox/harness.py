@@ -116,7 +116,7 @@ def _limit_verdict(spec: TestSpec, raw: dict[str, Any], config: SandboxConfig, e
     """(verdict, detail) when a limit ended the case, else None; `error` is its last error line."""
     status = raw.get("status")
     # The memory cap first: an OOM kill often shows up as a hang or a crash of what is left.
-    if raw.get("oom") or error.startswith("MemoryError"):
+    if raw.get("oom") or error.startswith("MemoryError") or "std::bad_alloc" in error:  # Python, C++
         return Verdict.MEMORY_LIMIT, f"memory limit of {spec.memory_mb or config.memory_mb} MB exceeded"
     if status == "timeout":
         return Verdict.TIME_LIMIT, f"killed after {time_limit(spec, config):g}s wall time"

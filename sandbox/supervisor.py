@@ -349,8 +349,9 @@ def compile_cpp(req: dict) -> dict:
     os.mkdir(build, 0o700)
     with open(os.path.join(build, "prog.cpp"), "w", encoding="utf-8") as f:
         f.write(req["program"])
-    if PROGRAM_UID is not None:
+    if PROGRAM_UID is not None:  # the compiler's; searchable, so we can read the binary back
         os.chown(build, PROGRAM_UID, PROGRAM_UID)
+        os.chmod(build, 0o711)
     time_limit = float(req.get("compile_time_limit_s") or 20.0)
     limits = _rlimits(int(req.get("compile_memory_mb") or 2048), 64 << 20, int(req["nproc"]))
     argv, preexec = _limited([GXX, *CPP_FLAGS, "-o", "prog", "prog.cpp"], limits, int(time_limit) + 1)

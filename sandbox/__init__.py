@@ -15,8 +15,8 @@ from sandbox.api import (
     TestResult,
     TestSpec,
     Verdict,
-    make_sandbox,
 )
+from sandbox.factory import make_sandbox
 
 __all__ = [
     "DEFAULT_IMAGE",

@@ -16,7 +16,8 @@ import logging
 import sys
 from pathlib import Path
 
-from sandbox.api import DEFAULT_IMAGE, BadTestSpec, SandboxConfig, SandboxError, TestSpec, make_sandbox
+from sandbox.api import DEFAULT_IMAGE, BadTestSpec, SandboxConfig, SandboxError, TestSpec
+from sandbox.factory import make_sandbox
 
 
 def _config(args: argparse.Namespace) -> SandboxConfig:

@@ -380,15 +380,3 @@ class Sandbox(Protocol):
     def __enter__(self) -> Sandbox: ...
 
     def __exit__(self, *exc: object) -> None: ...
-
-
-def make_sandbox(config: SandboxConfig | None = None) -> Sandbox:
-    """Start the backend the config asks for (Docker unless `backend="local"` is set explicitly)."""
-    config = config or SandboxConfig()
-    if config.backend == "docker":
-        from sandbox.docker_backend import DockerSandbox
-
-        return DockerSandbox(config)
-    from sandbox.local_backend import LocalSandbox
-
-    return LocalSandbox(config)

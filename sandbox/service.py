@@ -38,8 +38,8 @@ from sandbox.api import (
     SandboxConfig,
     SandboxUnavailable,
     TestSpec,
-    make_sandbox,
 )
+from sandbox.factory import make_sandbox
 from sandbox.metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)

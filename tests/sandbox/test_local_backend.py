@@ -103,3 +103,21 @@ def test_rlimits_with_and_without_prlimit(tmp_path, monkeypatch, use_prlimit):
     (case,) = supervisor.handle_run(req)["cases"]
     assert case["stdout"] == "200\n"
     assert case["stderr_tail"].rstrip().endswith("MemoryError")
+
+
+def test_api_and_local_backend_need_neither_the_docker_backend_nor_the_docker_sdk():
+    """No import cycle between the API and the backends, and the local backend runs without docker."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; sys.modules['docker'] = None\n"  # any `import docker` now fails
+        "import sandbox, sandbox.api, sandbox.local_backend\n"
+        "from sandbox import SandboxConfig, TestSpec, make_sandbox\n"
+        "spec = TestSpec.from_dict({'format': 'stdio', 'cases': [{'input': '', 'output': 'ok'}]})\n"
+        "with make_sandbox(SandboxConfig(backend='local', pool_size=1)) as sb:\n"
+        "    assert sb.run(\"print('ok')\", spec).all_passed\n"
+        "assert 'sandbox.docker_backend' not in sys.modules\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]

@@ -54,3 +54,12 @@ def echo_or_spin(x: object) -> object:
     if x == "spin":
         spin_forever()
     return x
+
+
+def cpu_work(seconds: float, core: int) -> float:
+    """Pin this worker to ``core`` and spin until it has used ``seconds`` of CPU; returns the CPU used."""
+    os.sched_setaffinity(0, {core})
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        pass
+    return time.process_time() - start

@@ -59,32 +59,75 @@ class BoundedResult:
     elapsed_s: float = 0.0
 
 
+class _BudgetSpent(BaseException):
+    """Raised in a worker when its call has used its CPU budget. A BaseException, so that the
+    library's many ``except Exception`` do not swallow it and compute on."""
+
+
+_armed = False  # whether a call's CPU timer runs; a SIGPROF that arrives after it stopped is ignored
+
+
+def _on_sigprof(signum: int, frame: Any) -> None:
+    if _armed:
+        raise _BudgetSpent
+
+
+def _set_timer(seconds: float) -> float:
+    """Start (``seconds`` > 0) or stop (0) the call's CPU timer; returns what was left of it."""
+    global _armed
+    _armed = False
+    left = signal.setitimer(signal.ITIMER_PROF, seconds)[0]
+    _armed = seconds > 0
+    return left
+
+
+def _call(fn: Callable[..., Any], args: tuple[Any, ...], budget_s: float, outbox: Connection) -> Any:
+    """``fn(*args)`` under a CPU timer (``ITIMER_PROF``), paused while a partial result is sent so
+    that the timer never interrupts a message half-written."""
+    _set_timer(budget_s)
+    try:
+        result = fn(*args)
+        if isinstance(result, Generator):
+            # a generator reports partial results as it goes; its last one is the answer
+            last = None
+            for last in result:
+                left = _set_timer(0)
+                outbox.send(("partial", last, None))
+                _set_timer(max(left, 1e-3))
+            result = last
+        return result
+    finally:
+        _set_timer(0)
+
+
 def _serve(inbox: Connection, outbox: Connection, memory_mb: int) -> None:
-    """Worker loop: receive ``(fn, [args, ...])``, run the calls in order and send back, for each,
-    any ``("partial", value, None)`` and then one ``("ok", result, cpu)`` or ``("error", message,
-    cpu)``; a batch costs one message in, which is what lets 32 rollouts of a prompt share a round
-    trip. ``cpu`` is the worker's CPU clock after the call: where the parent starts counting the
-    next call's budget."""
+    """Worker loop: receive ``(fn, [args, ...], budget_s)``, run the calls in order and send back,
+    for each, any ``("partial", value, None)`` and then one ``("ok", result, cpu)``, ``("error",
+    message, cpu)`` or ``("timeout", None, cpu)``; a batch costs one message in, which is what lets
+    32 rollouts of a prompt share a round trip. ``cpu`` is the worker's CPU clock after the call:
+    where the parent starts counting the next call's budget.
+
+    A call that spends ``budget_s`` of CPU in Python code is interrupted here (SIGPROF), and the
+    worker lives on with its caches (a kill would cost the next few hundred answers a cold parse of
+    their gold); math-verify's own timeouts interrupt it the same way. A call stuck in C code, where
+    no signal handler runs, is killed by the parent's watchdog shortly after."""
     limit = memory_mb * 1024 * 1024
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     soft = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    signal.signal(signal.SIGPROF, _on_sigprof)
     outbox.send(("ready", None, time.process_time()))
     while True:
         try:
-            fn, batch = inbox.recv()
+            fn, batch, budget_s = inbox.recv()
         except (EOFError, OSError):
             return
         for args in batch:
             try:
-                result = fn(*args)
-                if isinstance(result, Generator):
-                    # a generator reports partial results as it goes; its last one is the answer
-                    last = None
-                    for last in result:
-                        outbox.send(("partial", last, None))
-                    result = last
+                result = _call(fn, args, budget_s, outbox)
                 outbox.send(("ok", result, time.process_time()))
+            except _BudgetSpent:
+                outbox.send(("timeout", None, time.process_time()))
             except MemoryError:
                 outbox.send(("memory", None, None))
                 return  # the heap may be fragmented beyond use: the parent starts a fresh worker
@@ -220,7 +263,7 @@ class _Worker:
     def next_message(
         self, call_start: float, cpu_budget_s: float, wall_budget_s: float
     ) -> tuple[str, Any, float | None]:
-        """The worker's next message, or ``("timeout", None, None)`` once the call that began at
+        """The worker's next message, or ``("cpu_limit", None, None)`` once the call that began at
         ``call_start`` (monotonic) has used ``cpu_budget_s`` of CPU since the worker's last report,
         or ``("stalled", None, None)`` ``wall_budget_s`` after ``call_start``. Sleeps until the
         earliest moment the CPU budget could be spent (one thread's CPU clock runs no faster than
@@ -241,7 +284,7 @@ class _Worker:
             total = cpu_seconds(self.pid)
             used = checked - call_start if total is None else total - self.cpu_s
             if used >= cpu_budget_s:
-                return "timeout", None, None
+                return "cpu_limit", None, None
 
     def kill(self) -> None:
         """SIGKILL a live (unresponsive) worker; only called before it could have been reaped."""
@@ -259,17 +302,26 @@ class BoundedPool:
 
     #: How long a new worker may take to answer its first handshake (the zygote's imports included).
     start_timeout_s = 120.0
+    #: CPU seconds past its budget after which a call that did not stop itself (stuck in C code,
+    #: where the worker's timer signal cannot interrupt it) gets its worker killed.
+    kill_grace_s = 0.2
 
     def __init__(
-        self, workers: int = 2, timeout_s: float = 5.0, memory_mb: int = 1024, wall_timeout_s: float = 15.0
+        self,
+        workers: int = 2,
+        timeout_s: float = 5.0,
+        memory_mb: int = 1024,
+        wall_timeout_s: float | None = None,
     ) -> None:
-        """``timeout_s``: CPU seconds a call may use; ``wall_timeout_s``: the backstop for a worker
-        that makes no progress (it also caps a call on a machine so loaded that its CPU share is
-        below ``timeout_s / wall_timeout_s``)."""
+        """``timeout_s``: CPU seconds a call may use; ``wall_timeout_s`` (default ten times that,
+        at least 15 s): the backstop for a worker that makes no progress (it also caps a call on a
+        machine so loaded that its CPU share is below ``timeout_s / wall_timeout_s``)."""
         if workers < 1:
             raise ValueError(f"BoundedPool workers must be >= 1, got {workers}")
         if timeout_s <= 0:
             raise ValueError(f"BoundedPool timeout_s must be > 0, got {timeout_s}")
+        if wall_timeout_s is None:
+            wall_timeout_s = max(15.0, 10 * timeout_s)
         if wall_timeout_s < timeout_s:
             raise ValueError(
                 f"BoundedPool wall_timeout_s must be >= timeout_s, got {wall_timeout_s} < {timeout_s}"
@@ -283,7 +335,8 @@ class BoundedPool:
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
         self._closed = False
-        self.replacements = 0  # workers killed and replaced (timeouts, memory, crashes)
+        self.replacements = 0  # workers killed and replaced (timeouts in C code, memory, crashes)
+        self.interrupted = 0  # calls over their CPU budget that the worker stopped itself
         for _ in range(workers):
             self._idle.put(self._spawn())
 
@@ -344,9 +397,11 @@ class BoundedPool:
                 if not worker.wait_ready(self.start_timeout_s):
                     raise EOFError("worker did not start")
                 start = time.monotonic()
-                worker.send_conn.send((fn, list(batch)))
+                worker.send_conn.send((fn, list(batch), budget))
                 while len(results) < len(batch):
-                    status, payload, _ = worker.next_message(start, budget, self.wall_timeout_s)
+                    status, payload, _ = worker.next_message(
+                        start, budget + self.kill_grace_s, self.wall_timeout_s
+                    )
                     if status == "partial":
                         partial = payload
                         continue
@@ -355,17 +410,23 @@ class BoundedPool:
                         results.append(BoundedResult(True, payload, "", elapsed))
                     elif status == "error":
                         results.append(BoundedResult(False, partial, f"error: {payload}", elapsed))
+                    elif status == "timeout":  # the worker stopped the call itself and lives on
+                        with self._lock:
+                            self.interrupted += 1
+                        results.append(BoundedResult(False, partial, "timeout", elapsed))
                     else:
-                        break  # timeout, stalled or memory: the worker is no longer trusted
+                        break  # cpu_limit, stalled or memory: the worker is no longer trusted
                     partial, start = None, time.monotonic()
             except (EOFError, OSError):
                 status = "crashed"
             if len(results) == len(batch):
                 return results
-            # timeout, stalled, memory, crash of the current call
+            # killed over its CPU budget, stalled, out of memory, crashed
             elapsed = time.monotonic() - start
-            worker = self._replace(worker, alive=status in ("timeout", "stalled"))
-            reason = status if status in ("timeout", "stalled", "memory") else "worker_crashed"
+            worker = self._replace(worker, alive=status in ("cpu_limit", "stalled"))
+            reason = {"cpu_limit": "timeout", "stalled": "stalled", "memory": "memory"}.get(
+                status, "worker_crashed"
+            )
             results.append(BoundedResult(False, partial, reason, elapsed))
             return results
         finally:
@@ -404,10 +465,12 @@ class BoundedPool:
         self._zygote.close()
 
 
-_pools: ProcessCache[tuple[int, float, int, float], BoundedPool] = ProcessCache()
+_pools: ProcessCache[tuple[int, float, int, float | None], BoundedPool] = ProcessCache()
 
 
-def shared_pool(workers: int, timeout_s: float, memory_mb: int, wall_timeout_s: float = 15.0) -> BoundedPool:
+def shared_pool(
+    workers: int, timeout_s: float, memory_mb: int, wall_timeout_s: float | None = None
+) -> BoundedPool:
     """The process-wide pool for these settings, started on first use and closed at exit."""
     return _pools.get(
         (workers, timeout_s, memory_mb, wall_timeout_s),

@@ -17,9 +17,11 @@ import os
 import platform
 import shlex
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -77,6 +79,41 @@ def machine(*extra: str) -> str:
     """One line naming the machine (architecture, cores, kernel) plus ``extra`` facts."""
     parts = [f"{platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}", *extra]
     return "Machine: " + ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A command run by ``run_measured``: exit status (None if killed at its time limit), wall seconds,
+    and the memory peaks of its process tree (``srpo.cpu.memory.MemoryPeak``)."""
+
+    returncode: int | None
+    wall_s: float
+    peak: Any
+
+
+def run_measured(
+    cmd: Sequence[str],
+    cwd: Path,
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    timeout_s: float | None = None,
+) -> Measured:
+    """Run ``cmd`` with its output appended to ``log`` while sampling its process tree's memory
+    (summed PSS, per-process peaks by role); killed after ``timeout_s``."""
+    from srpo.cpu.memory import TreeMemorySampler
+
+    start = time.monotonic()
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(list(cmd), cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        sampler = TreeMemorySampler(proc.pid).start()
+        try:
+            returncode: int | None = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            returncode = None
+        peak = sampler.stop()
+    return Measured(returncode, time.monotonic() - start, peak)
 
 
 def command_line(module: str) -> str:

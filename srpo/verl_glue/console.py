@@ -61,10 +61,9 @@ _RAY_PREFIX = re.compile(r"^\((?P<source>[^()]*?)(?: pid=\d+)?(?:, ip=[\d.]+)?\)
 # Kept lines start with one of these (a progress bar's last redraw counts from its last "\r"): a log
 # record that merely mentions them ("[time][srpo.algorithm.sampler][INFO] - SRPO curriculum ...") is not.
 _KEEP = re.compile(r"^(?:Training Progress|History Resampling|SRPO curriculum|srpo[:.])")
-_BAR = "Training Progress"
-# Ray's prefix inside a line: the progress bar (stderr, no newline until it ends) and a worker's line
-# that Ray printed to the same stderr meanwhile share one line.
-_INNER_RAY_PREFIX = re.compile(r"\((?:[A-Za-z_][\w.]* )?pid=\d+(?:, ip=[\d.]+)?\)")
+# verl's progress bar redraws on stderr without a newline until it ends, so whatever else reaches
+# stderr meanwhile (a log record, a line Ray forwards from a worker) continues the bar's line.
+_BAR = re.compile(r"Training Progress:[^\r]*?\[[^\]\r]*?(?:it/s|s/it)\]")
 _DRIVER = "driver"  # the source of lines without Ray's prefix: this process
 _PROBLEM = re.compile(
     r"^Traceback|^\w+(Error|Exception)\b|\b(ERROR|CRITICAL|FATAL)\b|out of memory|\bOOM\b|\b[Kk]illed\b",
@@ -108,9 +107,10 @@ class LineRules:
 
     def __call__(self, line: str) -> str | None:
         plain = _ANSI.sub("", line).rstrip("\r\n")
-        inner = _INNER_RAY_PREFIX.search(plain, 1)
-        if inner is not None and _BAR in plain[: inner.start()]:
-            kept = [self._one(part + "\n") for part in (plain[: inner.start()], plain[inner.start() :])]
+        bars = list(_BAR.finditer(plain))
+        if bars and bars[-1].end() < len(plain):  # the bar, then another line: judged one by one
+            cut = bars[-1].end()
+            kept = [self._one(part + "\n") for part in (plain[:cut], plain[cut:])]
             return "".join(k for k in kept if k is not None) or None
         return self._one(line)
 

@@ -75,11 +75,14 @@ def test_driver_lines_a_progress_bar_shares_with_a_worker_line():
         "(TransferQueueController pid=31896) 2026-12-02 14:33:43,289 - INFO - transfer_queue: 1333 requests\n"
     )
     assert rules(merged) == "Training Progress:  40%|####      | 2/5 [02:48<04:06, 82.20s/it]\n"
-    failing = "\rTraining Progress:  40%|#| 2/5(WorkerDict pid=7) RuntimeError: gloo connection closed\n"
-    assert (
-        rules(failing)
-        == "Training Progress:  40%|#| 2/5\n(WorkerDict pid=7) RuntimeError: gloo connection closed\n"
+    failing = "\rTraining Progress:  40%|#| 2/5 [02:48<04:06, 82.20s/it](WorkerDict pid=7) RuntimeError: gloo closed\n"
+    assert rules(failing) == (
+        "Training Progress:  40%|#| 2/5 [02:48<04:06, 82.20s/it]\n(WorkerDict pid=7) RuntimeError: gloo closed\n"
     )
+    own_log = "\rTraining Progress:  80%|#| 4/5 [06:08<01:33, 93.87s/it]INFO:2026-12-02 14:37:45,616:Saving checkpoint\n"
+    assert rules(own_log) == "Training Progress:  80%|#| 4/5 [06:08<01:33, 93.87s/it]\n"
+    first = "Training Progress:   0%|          | 0/5 [00:00<?, ?it/s](LeanRouter pid=1781) WARNING: Triton\n"
+    assert rules(first) == "Training Progress:   0%|          | 0/5 [00:00<?, ?it/s]\n"
     # a log record that mentions a kept phrase is not kept; the line the trainer prints is
     assert rules("[2026-12-02 14:33:37][srpo.algorithm.sampler][INFO] - SRPO curriculum: stage 2\n") is None
     assert rules("SRPO curriculum: stage 2 (math, code) from step 3\n") is not None

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from benchmarks.harness import REPO, read_json, run_measured, table, write_json
-from srpo.cpu.memory import TreeMemorySampler
+from srpo.cpu.memory import MemoryPeak, TreeMemorySampler
 
 GB = 1e9
 # Human names for the roles srpo.cpu.memory reads from command lines (Ray titles, scripts).
@@ -75,6 +75,19 @@ def shape(line: str) -> str:
     return re.sub(r"\d+(\.\d+)?", "<n>", line)[:160]
 
 
+def memory_record(peak: MemoryPeak) -> dict:
+    """A sampler's peaks as a record's fields: whole tree, system, processes, and per role."""
+    return {
+        "peak_pss_gb": round(peak.pss_bytes / GB, 3),
+        "peak_system_used_gb": round(peak.system_used_bytes / GB, 3),
+        "max_processes": peak.max_processes,
+        "roles": {
+            role: {"processes": n, "peak_pss_gb": round(total / GB, 3)}
+            for role, (n, total) in peak.by_role().items()
+        },
+    }
+
+
 def run(src: Path, label: str, overrides: list[str], out: Path, timeout_s: float, commit: str = "") -> dict:
     """Run the default once from ``src`` and return its record."""
     work = Path(tempfile.mkdtemp(prefix=f"srpo-footprint-{label}-"))
@@ -102,13 +115,7 @@ def run(src: Path, label: str, overrides: list[str], out: Path, timeout_s: float
         "wall_s": round(wall, 1),
         "console_lines": len(lines),
         "top_repeats": [{"count": n, "line": text} for text, n in repeats],
-        "peak_pss_gb": round(peak.pss_bytes / GB, 3),
-        "peak_system_used_gb": round(peak.system_used_bytes / GB, 3),
-        "max_processes": peak.max_processes,
-        "roles": {
-            role: {"processes": n, "peak_pss_gb": round(total / GB, 3)}
-            for role, (n, total) in peak.by_role().items()
-        },
+        **memory_record(peak),
         "held_out": summary.get("held_out"),
         "log": str(log),
     }
@@ -133,13 +140,7 @@ def attach(pid: int, out: Path) -> dict:
     record = {
         "attached_pid": pid,
         "sampled_s": round(time.monotonic() - start, 1),
-        "peak_pss_gb": round(peak.pss_bytes / GB, 3),
-        "peak_system_used_gb": round(peak.system_used_bytes / GB, 3),
-        "max_processes": peak.max_processes,
-        "roles": {
-            role: {"processes": n, "peak_pss_gb": round(total / GB, 3)}
-            for role, (n, total) in peak.by_role().items()
-        },
+        **memory_record(peak),
     }
     write_json(out, record)
     return record

@@ -1,35 +1,23 @@
 """Benchmark: the ``srpo`` estimator vs verl's ``grpo`` (and ``grpo_vectorized``), plus the per-step
 cost of History Resampling's bookkeeping.
 
-Run: ``python benchmarks/bench_advantage.py`` (options: ``--responses``, ``--tokens``, ``--group``,
-``--repeats``, ``--pool``). Prints a Markdown table; every timing is the median of ``--repeats`` runs
+Run: ``python -m benchmarks.bench_advantage`` (options: ``--responses``, ``--tokens``, ``--group``,
+``--repeats``, ``--pool``, ``--out``). Prints a Markdown table; every timing is the median of ``--repeats`` runs
 in this one process, and the estimators are checked to give the same output first.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
 from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage, get_adv_estimator_fn
 
+from benchmarks.harness import add_out_argument, emit, median_seconds, table
 from srpo.algorithm.advantage import compute_srpo_outcome_advantage
 from srpo.algorithm.config import HistoryResamplingConfig
 from srpo.algorithm.history import HistoryResampling
-
-
-def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -39,6 +27,7 @@ def main() -> None:
     parser.add_argument("--group", type=int, default=32, help="rollouts per prompt")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--pool", type=int, default=100_000, help="prompts tracked by History Resampling")
+    add_out_argument(parser)
     args = parser.parse_args()
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -56,9 +45,9 @@ def main() -> None:
     torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-6)
     vec = get_adv_estimator_fn("grpo_vectorized")
 
-    t_ours = _median_seconds(lambda: compute_srpo_outcome_advantage(rewards, mask, index), args.repeats)
-    t_grpo = _median_seconds(lambda: compute_grpo_outcome_advantage(rewards, mask, index), args.repeats)
-    t_vec = _median_seconds(
+    t_ours = median_seconds(lambda: compute_srpo_outcome_advantage(rewards, mask, index), args.repeats)
+    t_grpo = median_seconds(lambda: compute_grpo_outcome_advantage(rewards, mask, index), args.repeats)
+    t_vec = median_seconds(
         lambda: vec(token_level_rewards=rewards, response_mask=mask, index=index), args.repeats
     )
 
@@ -68,20 +57,36 @@ def main() -> None:
         ids[i] for i in rng.choice(args.pool, n_prompts, replace=False) for _ in range(args.group)
     ]
     step_rewards = rng.integers(0, 2, args.responses).astype(float)
-    t_record = _median_seconds(lambda: hr.record(step_prompts, step_rewards), args.repeats)
-    t_epoch = _median_seconds(hr.end_epoch, args.repeats)
+    t_record = median_seconds(lambda: hr.record(step_prompts, step_rewards), args.repeats)
+    t_epoch = median_seconds(hr.end_epoch, args.repeats)
 
     shape = f"{args.responses} responses x {args.tokens} tokens, groups of {args.group}"
-    print(f"## Advantage estimators ({shape}; outputs equal)\n")
-    print("| estimator | median s | speed-up vs verl grpo |\n| --- | --- | --- |")
-    for name, t in (("verl grpo", t_grpo), ("verl grpo_vectorized", t_vec), ("srpo (ours)", t_ours)):
-        print(f"| {name} | {t:.4f} | {t_grpo / t:.1f}x |")
-    print(f"\n## History Resampling bookkeeping (pool of {args.pool} prompts)\n")
-    print("| operation | median ms | share of one srpo advantage call |\n| --- | --- | --- |")
-    print(
-        f"| record one step ({args.responses} rollouts) | {t_record * 1e3:.2f} | {t_record / t_ours:.2f}x |"
+    estimators = (("verl grpo", t_grpo), ("verl grpo_vectorized", t_vec), ("srpo (ours)", t_ours))
+    emit(
+        [
+            f"## Advantage estimators ({shape}; outputs equal)",
+            "",
+            *table(
+                ("estimator", "median s", "speed-up vs verl grpo"),
+                [(name, f"{t:.4f}", f"{t_grpo / t:.1f}x") for name, t in estimators],
+            ),
+            "",
+            f"## History Resampling bookkeeping (pool of {args.pool} prompts)",
+            "",
+            *table(
+                ("operation", "median ms", "share of one srpo advantage call"),
+                [
+                    (
+                        f"record one step ({args.responses} rollouts)",
+                        f"{t_record * 1e3:.2f}",
+                        f"{t_record / t_ours:.2f}x",
+                    ),
+                    ("end-of-epoch filter", f"{t_epoch * 1e3:.2f}", f"{t_epoch / t_ours:.2f}x"),
+                ],
+            ),
+        ],
+        args.out,
     )
-    print(f"| end-of-epoch filter | {t_epoch * 1e3:.2f} | {t_epoch / t_ours:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Code-reward waiting as a share of a stage-2 step of the embedded default run (an upper bound).
 
-    python benchmarks/bench_code_reward_share.py [--prompts 8] [--k 8] [--repeats 3] [--run runs/study/srpo-s0]
+    python -m benchmarks.bench_code_reward_share [--prompts 8] [--k 8] [--repeats 3] [--run runs/study/srpo-s0] [--out FILE]
 
 What it measures. The embedded default (``python -m srpo.main``, configs/embedded.yaml) draws 16
 prompts x 8 rollouts per step; in stage 2 some of them are code, and each code rollout's reward runs
@@ -44,11 +44,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from benchmarks.harness import REPO, add_out_argument, emit, span, table, timed
+
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def log(msg: str) -> None:
@@ -93,12 +92,6 @@ def verl_calls(family: str, problems, responses) -> list[dict[str, Any]]:
     return calls
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
-
-
 def stage2_step_times(run_dir: Path) -> tuple[list[float], list[float]]:
     """``(timing_s/step, timing_s/gen)`` of every stage-2 step in the run's metrics (last record wins)."""
     from srpo.tools.report import load_metrics
@@ -133,12 +126,7 @@ def wait_for(path: Path, wait_s: float) -> bool:
     return True
 
 
-def med(xs: list[float]) -> float:
-    return statistics.median(xs)
-
-
-def span(xs: list[float]) -> str:
-    return f"{min(xs):.2f} - {max(xs):.2f}"
+med = statistics.median
 
 
 def main() -> int:
@@ -157,12 +145,13 @@ def main() -> int:
         help="threads for the concurrent compute_score path (asyncio's default executor size)",
     )
     ap.add_argument("--mixed", action="store_true", help="also time code + math as one batch")
-    ap.add_argument("--config", type=Path, default=ROOT / "configs" / "embedded.yaml")
+    ap.add_argument("--config", type=Path, default=REPO / "configs" / "embedded.yaml")
     ap.add_argument("--torch-threads", type=int, default=1)
     ap.add_argument("--run", type=Path, action="append", default=[], help="run dir with metrics-*.jsonl")
     ap.add_argument(
         "--wait-s", type=float, default=0.0, help="wait up to this long for each run's summary.json"
     )
+    add_out_argument(ap)
     args = ap.parse_args()
 
     import torch
@@ -179,7 +168,7 @@ def main() -> int:
     kwargs = run_reward_kwargs(args.config)
     # Every round must run the programs: results reused from round 1 would time nothing.
     kwargs = {**kwargs, "code": {**dict(kwargs.get("code") or {}), "reuse_results": 0}}
-    log(f"reward_kwargs from {args.config.relative_to(ROOT)}: {kwargs}")
+    log(f"reward_kwargs from {args.config.relative_to(REPO)}: {kwargs}")
     model_dir = cached_build(BuildSettings())
     log(f"model: {model_dir}")
 
@@ -261,24 +250,19 @@ def main() -> int:
 
     n_code, n_math = len(code), len(math)
     load = os.getloadavg()
-    print(
-        f"Load average (1/5/15 min) at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}; cpus {os.cpu_count()}"
-    )
-    print()
-    print(
-        f"Responses: base model, temperature {args.temperature:g}, {args.max_new_tokens} new tokens; ", end=""
-    )
-    print(
-        f"sampling took {gen_s['codegen']:.1f} s (code) and {gen_s['arith']:.1f} s (math) on {args.torch_threads} thread(s)."
-    )
-    print()
+    report = [
+        f"Load average (1/5/15 min) at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}; cpus {os.cpu_count()}",
+        "",
+        f"Responses: base model, temperature {args.temperature:g}, {args.max_new_tokens} new tokens; "
+        f"sampling took {gen_s['codegen']:.1f} s (code) and {gen_s['arith']:.1f} s (math) on {args.torch_threads} thread(s).",
+    ]
+    say = report.append
+    say("")
     for name, rows in (("code", results["code_serial"]), ("math", results["math_serial"])):
         acc = sum(o["acc"] for o in rows) / len(rows)
         reasons = Counter(str(o["reason"]).split(":")[-1].strip() for o in rows)
-        print(f"- {name}: acc {acc:.3f}; reasons {dict(reasons.most_common(6))}")
-    print()
-    print(f"| what ({args.repeats} rounds) | rewards | median s | min - max s | per reward ms |")
-    print("| --- | --- | --- | --- | --- |")
+        say(f"- {name}: acc {acc:.3f}; reasons {dict(reasons.most_common(6))}")
+    say("")
     labels = {
         "code_serial": "(a) code, `compute_score` one after another",
         "code_threads": f"(b1) code, `compute_score` from {args.executor_threads} threads (coalesced)",
@@ -291,57 +275,71 @@ def main() -> int:
     }
     counts = {name: n_code for name in variants if name.startswith("code_")}
     counts |= {"math_serial": n_math, "math_batch": n_math, "mixed_batch": n_code + n_math}
-    for name, label in labels.items():
-        if name not in times:
-            continue
-        m = med(times[name])
-        print(f"| {label} | {counts[name]} | {m:.2f} | {span(times[name])} | {1000 * m / counts[name]:.1f} |")
-    print(
-        f"| (d) first code reward of the process (verifier + sandbox pools start) | 1 | {first_s:.2f} | | |"
-    )
-    print(
-        f"| (d) sandbox start: first call of a new grader ({len(restart)}x) | 1 | {med(restart):.2f} "
-        f"| {span(restart)} | |"
-    )
-    print(f"| (d) warm single code reward (5x) | 1 | {med(warm_one):.3f} | {span(warm_one)} | |")
-    print()
-    for fast, full in (("code_serial", "code_serial_all_cases"), ("code_batch", "code_batch_all_cases")):
-        print(
-            f"fail_fast speed-up, {fast}: {med(times[full]) / med(times[fast]):.2f}x (all cases / fail_fast)"
+    rows: list[tuple] = [
+        (
+            label,
+            counts[name],
+            f"{med(times[name]):.2f}",
+            span(times[name], ".2f"),
+            f"{1000 * med(times[name]) / counts[name]:.1f}",
         )
+        for name, label in labels.items()
+        if name in times
+    ]
+    rows += [
+        (
+            "(d) first code reward of the process (verifier + sandbox pools start)",
+            1,
+            f"{first_s:.2f}",
+            "",
+            "",
+        ),
+        (
+            f"(d) sandbox start: first call of a new grader ({len(restart)}x)",
+            1,
+            f"{med(restart):.2f}",
+            span(restart, ".2f"),
+            "",
+        ),
+        ("(d) warm single code reward (5x)", 1, f"{med(warm_one):.3f}", span(warm_one, ".2f"), ""),
+    ]
+    report += table(
+        (f"what ({args.repeats} rounds)", "rewards", "median s", "min - max s", "per reward ms"), rows
+    )
+    say("")
+    for fast, full in (("code_serial", "code_serial_all_cases"), ("code_batch", "code_batch_all_cases")):
+        say(f"fail_fast speed-up, {fast}: {med(times[full]) / med(times[fast]):.2f}x (all cases / fail_fast)")
         differ = sum(x["acc"] != y["acc"] for x, y in zip(results[fast], results[full], strict=True))
-        print(f"  rewards that differ between the two: {differ} of {n_code}")
+        say(f"  rewards that differ between the two: {differ} of {n_code}")
     changed = {k: v for k, v in flips.items() if v}
     if changed:
-        print()
-        print(f"Verdicts that differed from round 1 (acc changed; time limits under load): {changed}")
+        say("")
+        say(f"Verdicts that differed from round 1 (acc changed; time limits under load): {changed}")
 
     serial_code = med(times["code_serial"])
     per_code = serial_code / n_code
     for run_dir in args.run:
-        print()
+        say("")
         summary = run_dir / "summary.json"
         if args.wait_s > 0 and not wait_for(summary, args.wait_s):
-            print(f"{run_dir}: no summary.json after {args.wait_s:.0f} s; using the steps logged so far")
+            say(f"{run_dir}: no summary.json after {args.wait_s:.0f} s; using the steps logged so far")
         steps, gens = stage2_step_times(run_dir)
         if not steps:
-            print(f"{run_dir}: no stage-2 steps with timing_s/step in metrics-*.jsonl")
+            say(f"{run_dir}: no stage-2 steps with timing_s/step in metrics-*.jsonl")
             continue
         step = med(steps)
         rollouts = code_rollouts_per_step(run_dir, args.k)
-        print(
+        say(
             f"Run `{run_dir}` ({'finished' if summary.exists() else 'not finished'}): {len(steps)} stage-2 steps, "
-            f"median timing_s/step {step:.2f} s (min - max {span(steps)}), median timing_s/gen {med(gens):.2f} s"
+            f"median timing_s/step {step:.2f} s (min - max {span(steps, '.2f')}), median timing_s/gen {med(gens):.2f} s"
         )
         if rollouts:
-            print(
+            say(
                 f"code rollouts per stage-2 step (draws.jsonl): median {med(rollouts):g}, "
                 f"min - max {min(rollouts)} - {max(rollouts)}"
             )
-        print()
-        print("| reward time of one stage-2 step | s | share of median step |")
-        print("| --- | --- | --- |")
-        rows = [
+        say("")
+        shares = [
             (f"(a) {n_code} code rewards serially (upper bound)", serial_code),
             (f"(b1) {n_code} code rewards from executor threads", med(times["code_threads"])),
             (f"(b2) {n_code} code rewards as one batch", med(times["code_batch"])),
@@ -351,14 +349,17 @@ def main() -> int:
             ),
         ]
         if rollouts:
-            rows.append(
+            shares.append(
                 (f"(a) scaled to the run's median {med(rollouts):g} code rollouts", per_code * med(rollouts))
             )
-            rows.append(
+            shares.append(
                 (f"(a) scaled to the run's largest {max(rollouts)} code rollouts", per_code * max(rollouts))
             )
-        for label, secs in rows:
-            print(f"| {label} | {secs:.2f} | {100 * secs / step:.1f}% |")
+        report += table(
+            ("reward time of one stage-2 step", "s", "share of median step"),
+            [(label, f"{secs:.2f}", f"{100 * secs / step:.1f}%") for label, secs in shares],
+        )
+    emit(report, args.out)
     return 0
 
 

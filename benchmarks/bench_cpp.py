@@ -1,6 +1,6 @@
 """C++ in the sandbox: compile time with and without the precompiled bits/stdc++.h, and per-test cost.
 
-    python benchmarks/bench_cpp.py [--image srpo-sandbox:cpp] [--rounds 5] [--cases 16] [--out benchmarks/results/cpp.md]
+    python -m benchmarks.bench_cpp [--image srpo-sandbox:cpp] [--rounds 5] [--cases 16] [--out benchmarks/results/cpp.md]
 
 One warm container of the C++ image (scripts/build_sandbox_image.sh --cpp). Compile time is the
 supervisor's (RunResult.compile_time_s, once per run) for the same program two ways, taking turns:
@@ -13,18 +13,12 @@ Python (fork server), `--cases` cases per run, each run's wall time over its cas
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import subprocess
-import sys
-import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from sandbox import SandboxConfig, TestSpec, make_sandbox  # noqa: E402
-from sandbox.api import CPP_IMAGE  # noqa: E402
+from benchmarks.harness import add_out_argument, emit, load, machine, ms, span, timed
+from sandbox import SandboxConfig, TestSpec, make_sandbox
+from sandbox.api import CPP_IMAGE
 
 CPP = "#include <bits/stdc++.h>\nusing namespace std;\nint main() { long long a, b; cin >> a >> b; cout << a + b << '\\n'; }\n"
 NO_PCH = "int token_before_the_include;\n" + CPP  # GCC can no longer use the precompiled header
@@ -38,17 +32,11 @@ def spec(language: str, cases: int) -> TestSpec:
 
 def run(sb, program: str, test_spec: TestSpec) -> tuple[float, float | None, float]:
     """(compile seconds, per-test seconds seen by the caller without the compile, median case wall)."""
-    start = time.perf_counter()
-    result = sb.run(program, test_spec)
-    elapsed = time.perf_counter() - start
+    elapsed, result = timed(lambda: sb.run(program, test_spec))
     assert result.all_passed, result
     compile_s = result.compile_time_s or 0.0
     per_test = (elapsed - compile_s) / len(test_spec.cases)
     return compile_s, per_test, statistics.median(t.wall_time_s for t in result.tests)
-
-
-def ms(xs: list[float]) -> str:
-    return f"{statistics.median(xs) * 1000:.1f} ms (p90 {sorted(xs)[int(0.9 * len(xs))] * 1000:.1f})"
 
 
 def main() -> None:
@@ -56,10 +44,10 @@ def main() -> None:
     ap.add_argument("--image", default=CPP_IMAGE)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--cases", type=int, default=16)
-    ap.add_argument("--out", default=None, help="also write the markdown here")
+    add_out_argument(ap)
     args = ap.parse_args()
 
-    load_before = os.getloadavg()
+    load_before = load()
     compile_pch, compile_full, cpp_test, cpp_wall, py_test, py_wall = [], [], [], [], [], []
     config = SandboxConfig(image=args.image, pool_size=1, label="srpo.sandbox.bench", time_limit_s=10.0)
     with make_sandbox(config) as sb:
@@ -74,7 +62,7 @@ def main() -> None:
             _, per_test, wall = run(sb, PYTHON, spec("python", args.cases))
             py_test.append(per_test)
             py_wall.append(wall)
-    load_after = os.getloadavg()
+    load_after = load()
     gxx = subprocess.run(
         ["docker", "run", "--rm", "--network", "none", args.image, "g++", "--version"],
         capture_output=True,
@@ -84,10 +72,9 @@ def main() -> None:
     lines = [
         "# C++ in the sandbox: compile once per run, run natively per test",
         "",
-        f"Command: `python benchmarks/bench_cpp.py --image {args.image} --rounds {args.rounds} --cases {args.cases}`  ",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}; "
-        f"{gxx[0] if gxx else 'g++'} in the image, flags `-std=gnu++17 -O2`.  ",
-        f"Load average (1 min) before / after: {load_before[0]:.1f} / {load_after[0]:.1f} (shared machine; "
+        f"Command: `python -m benchmarks.bench_cpp --image {args.image} --rounds {args.rounds} --cases {args.cases}`  ",
+        machine(f"{gxx[0] if gxx else 'g++'} in the image, flags `-std=gnu++17 -O2`.  "),
+        f"Load average (1 min) before / after: {load_before:.1f} / {load_after:.1f} (shared machine; "
         "the variants take turns round by round).",
         "",
         "| figure | value |",
@@ -95,17 +82,14 @@ def main() -> None:
         f"| compile, `#include <bits/stdc++.h>` first (precompiled header used) | **{ms(compile_pch)}** |",
         f"| compile, one declaration before the include (no precompiled header) | {ms(compile_full)} |",
         f"| compile time without / with the precompiled header (median over rounds) | "
-        f"**{statistics.median(speedups):.1f}x** ({min(speedups):.1f} - {max(speedups):.1f}) |",
+        f"**{statistics.median(speedups):.1f}x** ({span(speedups)}) |",
         f"| per test, C++ binary ({args.cases} cases per run, compile excluded) | {ms(cpp_test)} |",
         f"| per test, the same program in Python (fork server) | {ms(py_test)} |",
         f"| in-container wall of one case: C++ / Python | {statistics.median(cpp_wall) * 1000:.2f} / "
         f"{statistics.median(py_wall) * 1000:.2f} ms |",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

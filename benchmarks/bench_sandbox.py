@@ -1,7 +1,7 @@
 """Sandbox benchmark: per-test overhead of a warm container vs a bare subprocess, throughput of
 the warm pool vs `docker run` per test, and the cost of judging tests in a second process.
 
-    python benchmarks/bench_sandbox.py [--rounds 5] [--reps 40] [--out benchmarks/results/sandbox.md]
+    python -m benchmarks.bench_sandbox [--rounds 5] [--reps 40] [--out benchmarks/results/sandbox.md]
 
 Every variant runs the same program (read two numbers, print their sum) on the same input with
 the same interpreter build (Debian bookworm's python3 on the host and in the image), one test
@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -29,11 +27,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.harness import REPO, add_out_argument, emit, load, machine, ms, span, timed
+from sandbox import DEFAULT_IMAGE, SandboxConfig, TestSpec, make_sandbox
 
-from sandbox import DEFAULT_IMAGE, SandboxConfig, TestSpec, make_sandbox  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[1]
 BEFORE_REF = "340ebd0"  # main before issue 15: one interpreter ran both the program and its test
 PROGRAM = "a, b = map(int, input().split())\nprint(a + b)\n"
 STDIN = "20 22\n"
@@ -41,41 +37,38 @@ EXPECTED = "42\n"
 
 
 def bare_subprocess(python: str) -> float:
-    start = time.perf_counter()
-    out = subprocess.run(
-        [python, "-I", "-c", PROGRAM], input=STDIN, capture_output=True, text=True, timeout=30
+    elapsed, out = timed(
+        lambda: subprocess.run(
+            [python, "-I", "-c", PROGRAM], input=STDIN, capture_output=True, text=True, timeout=30
+        )
     )
-    elapsed = time.perf_counter() - start
     assert out.stdout == EXPECTED, out
     return elapsed
 
 
 def docker_run(image: str) -> float:
-    start = time.perf_counter()
-    out = subprocess.run(
+    elapsed, out = timed(lambda: subprocess.run(
         ["docker", "run", "--rm", "-i", "--network", "none", "--memory", "640m", "--pids-limit", "64",
          "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", image,
          "python3", "-I", "-c", PROGRAM],
         input=STDIN, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    elapsed = time.perf_counter() - start
+    ))  # fmt: skip
     assert out.stdout == EXPECTED, out
     return elapsed
 
 
 def docker_exec(container: str) -> float:
-    start = time.perf_counter()
-    out = subprocess.run(
+    elapsed, out = timed(lambda: subprocess.run(
         ["docker", "exec", "-i", container, "python3", "-I", "-c", PROGRAM],
         input=STDIN, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    elapsed = time.perf_counter() - start
+    ))  # fmt: skip
     assert out.stdout == EXPECTED, out
     return elapsed
 
 
-def timed(fn, reps: int) -> list[float]:
-    fn()  # warm caches
+def samples(fn, reps: int) -> list[float]:
+    """``reps`` figures ``fn`` returns (its own measured seconds), after one call that warms caches."""
+    fn()
     return [fn() for _ in range(reps)]
 
 
@@ -84,10 +77,6 @@ def throughput(fn, n: int, concurrency: int) -> float:
     with ThreadPoolExecutor(concurrency) as ex:
         list(ex.map(lambda _: fn(), range(n)))
     return n / (time.perf_counter() - start)
-
-
-def ms(xs: list[float]) -> str:
-    return f"{statistics.median(xs) * 1000:.1f} ms (p90 {sorted(xs)[int(0.9 * len(xs))] * 1000:.1f})"
 
 
 # ---------------------------------------------------------------- before / after the integrity change
@@ -268,7 +257,7 @@ def main() -> None:
     ap.add_argument("--before-ref", default=BEFORE_REF, help="git ref of the 'before' sandbox package")
     ap.add_argument("--ab-reps", type=int, default=20, help="before/after tests per format per round")
     ap.add_argument("--sweeps", type=int, default=2, help="HumanEval sweeps per version")
-    ap.add_argument("--out", default=None, help="also write the markdown here")
+    add_out_argument(ap)
     args = ap.parse_args()
 
     python = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
@@ -279,7 +268,7 @@ def main() -> None:
     # Both use the default recycling policy (recycle_after), which these run counts stay under.
     latency_config = SandboxConfig(image=args.image, pool_size=1, label="srpo.sandbox.bench")
     pool_config = SandboxConfig(image=args.image, pool_size=args.concurrency, label="srpo.sandbox.bench")
-    load_before = os.getloadavg()
+    load_before = load()
     cid = subprocess.run(
         ["docker", "run", "-d", "--rm", "--network", "none", "--label", "srpo.sandbox.bench=1", args.image,
          "sleep", "3600"], capture_output=True, text=True, check=True,
@@ -316,8 +305,8 @@ def main() -> None:
                 t_bare += bare_r
                 t_warm += warm_r
                 ratios.append(statistics.median(warm_r) / statistics.median(bare_r))
-                t_exec += timed(lambda: docker_exec(cid), max(args.reps // 4, 5))
-                t_run += timed(lambda: docker_run(args.image), max(args.docker_run_reps // 2, 3))
+                t_exec += samples(lambda: docker_exec(cid), max(args.reps // 4, 5))
+                t_run += samples(lambda: docker_run(args.image), max(args.docker_run_reps // 2, 3))
                 warm_tps.append(throughput(lambda: warm(pool), args.reps, args.concurrency))
                 run_tps.append(
                     throughput(lambda: docker_run(args.image), args.docker_run_reps, args.concurrency)
@@ -326,7 +315,7 @@ def main() -> None:
     finally:
         subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
     comparison = before_after(args)
-    load_after = os.getloadavg()
+    load_after = load()
 
     docker_version = subprocess.run(
         ["docker", "version", "-f", "{{.Server.Version}}"], capture_output=True, text=True
@@ -336,12 +325,13 @@ def main() -> None:
     lines = [
         "# Sandbox benchmark",
         "",
-        f"Command: `python benchmarks/bench_sandbox.py --rounds {args.rounds} --reps {args.reps} "
+        f"Command: `python -m benchmarks.bench_sandbox --rounds {args.rounds} --reps {args.reps} "
         f"--docker-run-reps {args.docker_run_reps} --concurrency {args.concurrency} --ab-reps {args.ab_reps} "
         f"--sweeps {args.sweeps}`  ",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}, Docker {docker_version}; "
-        f"`{python}` (the interpreter the image also has) for the bare baseline.  ",
-        f"Load average (1 min) before / after: {load_before[0]:.1f} / {load_after[0]:.1f} "
+        machine(
+            f"Docker {docker_version}; `{python}` (the interpreter the image also has) for the bare baseline.  "
+        ),
+        f"Load average (1 min) before / after: {load_before:.1f} / {load_after:.1f} "
         "(the machine was shared: bare and warm tests alternate one by one, and the throughput runs of "
         "each round are back to back, so each ratio compares like with like).",
         "",
@@ -359,8 +349,7 @@ def main() -> None:
         "",
         "| figure (median over rounds; min - max) | value | goal |",
         "| --- | --- | --- |",
-        f"| warm pool / bare subprocess, per test | **{med(ratios):.2f}x** ({min(ratios):.2f} - {max(ratios):.2f}) "
-        "| <= 1.3x |",
+        f"| warm pool / bare subprocess, per test | **{med(ratios):.2f}x** ({span(ratios, '.2f')}) | <= 1.3x |",
         f"| warm pool / bare subprocess, median of paired tests | {med(pairs):.2f}x | |",
         f"| host <-> supervisor round trip (ping, no program) | {med(pings) * 1000:.2f} ms | |",
         f"| warm test time outside the program's own process (transport, files, judging) | "
@@ -369,16 +358,12 @@ def main() -> None:
         f"{cold_start:.2f} s | |",
         f"| warm pool throughput at concurrency {args.concurrency} | {med(warm_tps):.1f} tests/s | |",
         f"| `docker run` throughput at concurrency {args.concurrency} | {med(run_tps):.1f} tests/s | |",
-        f"| warm pool vs `docker run` throughput | **{med(speedups):.1f}x** ({min(speedups):.1f} - "
-        f"{max(speedups):.1f}) | >= 5x |",
+        f"| warm pool vs `docker run` throughput | **{med(speedups):.1f}x** ({span(speedups)}) | >= 5x |",
         "",
         *comparison,
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

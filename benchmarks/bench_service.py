@@ -1,6 +1,6 @@
 """Sandbox service benchmark: many concurrent clients against local servers, one killed mid-load.
 
-    python benchmarks/bench_service.py [--runs 10000] [--clients 64] [--servers 3] [--pool-size 2]
+    python -m benchmarks.bench_service [--runs 10000] [--clients 64] [--servers 3] [--pool-size 2]
                                        [--out benchmarks/results/service.md]
 
 Two phases, the same load each, one after the other on the same fresh set of servers
@@ -24,7 +24,6 @@ servers' own processes, dockerd's).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import signal
@@ -34,16 +33,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import psutil
 from tqdm import tqdm
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from sandbox import DEFAULT_IMAGE, TestSpec, Verdict  # noqa: E402
-from sandbox.remote import RemoteSandbox  # noqa: E402
+from benchmarks.harness import REPO, add_out_argument, command_line, emit, table, write_json
+from sandbox import DEFAULT_IMAGE, TestSpec, Verdict
+from sandbox.remote import RemoteSandbox
 
 CHUNK = 8  # runs per /run_batch request of one client call
 
@@ -237,14 +233,19 @@ def verl(n: int, clients: int, servers: Servers, kill_at: float) -> dict:
 # ---------------------------------------------------------------- report
 
 
-def row(name: str, r: dict, n: int, cores: int) -> str:
-    rate = n / r["wall_s"]
+COLUMNS = (
+    "client", "runs", "lost", "mis-attributed", "counted twice", "wall s", "runs/s", "runs/s before the kill",
+    "per core", "machine CPU ms/run", "server CPU ms/run", "dockerd+containerd CPU ms/run",
+)  # fmt: skip
+
+
+def row(name: str, r: dict, n: int, cores: int) -> tuple:
     before = r["before_kill_runs_per_s"]
     return (
-        f"| {name} | {n} | {r['lost']} | {r['misattributed']} | {r['doubles']} | {r['wall_s']:.1f} | "
-        f"{rate:.1f} | {before:.1f} | {before / cores:.1f} | {1000 * r['machine_cpu_s'] / n:.1f} | "
-        f"{1000 * r['server_cpu_s'] / n:.2f} | {1000 * r['dockerd_cpu_s'] / n:.2f} |"
-    )
+        name, n, r["lost"], r["misattributed"], r["doubles"], f"{r['wall_s']:.1f}", f"{n / r['wall_s']:.1f}",
+        f"{before:.1f}", f"{before / cores:.1f}", f"{1000 * r['machine_cpu_s'] / n:.1f}",
+        f"{1000 * r['server_cpu_s'] / n:.2f}", f"{1000 * r['dockerd_cpu_s'] / n:.2f}",
+    )  # fmt: skip
 
 
 def main() -> int:
@@ -256,7 +257,7 @@ def main() -> int:
     ap.add_argument("--pool-size", type=int, default=2, help="containers per server")
     ap.add_argument("--kill-at", type=float, default=0.3, help="share of runs done when server 0 is killed")
     ap.add_argument("--image", default=DEFAULT_IMAGE)
-    ap.add_argument("--out", type=Path, default=None)
+    add_out_argument(ap, what="markdown (and the raw figures beside it as .json)")
     args = ap.parse_args()
     cores = psutil.cpu_count()
     verl_runs = args.verl_runs or args.runs
@@ -276,11 +277,13 @@ def main() -> int:
         f"{args.servers} servers x {args.pool_size} containers, server 0 killed (SIGKILL) when "
         f"{args.kill_at:.0%} of the runs were done; {cores} cores ({platform.processor() or platform.machine()}).",
         "",
-        "| client | runs | lost | mis-attributed | counted twice | wall s | runs/s | runs/s before the kill "
-        "| per core | machine CPU ms/run | server CPU ms/run | dockerd+containerd CPU ms/run |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        row("ours: `RemoteSandbox` -> `/run_batch`", o, args.runs, cores),
-        row("verl's `call_sandbox_api` -> `/run_code`", v, verl_runs, cores),
+        *table(
+            COLUMNS,
+            [
+                row("ours: `RemoteSandbox` -> `/run_batch`", o, args.runs, cores),
+                row("verl's `call_sandbox_api` -> `/run_code`", v, verl_runs, cores),
+            ],
+        ),
         "",
         f"Fail-over (ours): {o['retried_requests']} requests answered by another server after a failure; "
         + (
@@ -290,15 +293,12 @@ def main() -> int:
         ),
         f"Throughput before the kill, verl's client / ours: {v['before_kill_runs_per_s'] / o['before_kill_runs_per_s']:.2f}x.",
     ]
-    text = "\n".join(lines)
-    print(text)
+    command = command_line("benchmarks.bench_service")
+    emit(["# Sandbox service benchmark", "", f"Command: `{command}`", "", *lines], args.out)
     if args.out:
-        command = "python benchmarks/bench_service.py " + " ".join(sys.argv[1:])
-        body = f"# Sandbox service benchmark\n\nCommand: `{command}`\n\n{text}\n"
-        args.out.write_text(body)
         raw = {k: {kk: vv for kk, vv in r.items() if kk != "failover_s"} | {"failover_s": r.get("failover_s")}
                for k, r in phases.items()}  # fmt: skip
-        args.out.with_suffix(".json").write_text(json.dumps(raw, indent=1))
+        write_json(args.out.with_suffix(".json"), raw, indent=1)
     ok = o["lost"] == 0 and o["misattributed"] == 0 and o["doubles"] == 0
     return 0 if ok else 1
 

@@ -1,7 +1,7 @@
 """Time the README's first command on a fresh clone, phase by phase, with the run's peak memory.
 
-    python benchmarks/first_run.py                 # clone HEAD into a temporary folder and time it
-    python benchmarks/first_run.py --keep DIR      # ... in DIR, kept afterwards
+    python -m benchmarks.first_run                 # clone HEAD into a temporary folder and time it
+    python -m benchmarks.first_run --keep DIR      # ... in DIR, kept afterwards
 
 The phases are those of ``scripts/quickstart.sh``, run one by one so each gets its own time:
 install into a new ``.venv`` (``scripts/install.sh --vllm``), the Docker daemon, the sandbox image
@@ -21,14 +21,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from srpo.cpu.memory import TreeMemorySampler  # noqa: E402
-from srpo.tools.report import load_metrics  # noqa: E402
+from benchmarks.harness import REPO, run_measured, table, write_json
+from srpo.tools.report import load_metrics
 
 IMAGE = "srpo-sandbox:firstrun"
 
@@ -36,17 +32,11 @@ IMAGE = "srpo-sandbox:firstrun"
 def timed(cmd: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
     """Run ``cmd``, appending its output to ``log``; return (seconds, peak tree PSS in bytes)."""
     print(f"first_run: {' '.join(cmd)}", flush=True)
-    start = time.monotonic()
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env)
-        sampler = TreeMemorySampler(proc.pid).start()
-        rc = proc.wait()
-        peak = sampler.stop()
-    seconds = time.monotonic() - start
-    if rc != 0:
-        raise SystemExit(f"first_run: {' '.join(cmd)} exited {rc}; see {log}")
-    print(f"first_run:   {seconds:.0f} s", flush=True)
-    return seconds, peak.pss_bytes
+    got = run_measured(cmd, cwd, log, env)
+    if got.returncode != 0:
+        raise SystemExit(f"first_run: {' '.join(cmd)} exited {got.returncode}; see {log}")
+    print(f"first_run:   {got.wall_s:.0f} s", flush=True)
+    return got.wall_s, got.peak.pss_bytes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,11 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         "step_s_median": statistics.median(step_times) if step_times else None,
         "held_out": summary.get("held_out"),
     }
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print("| phase | seconds |\n| --- | ---: |")
-    for name, seconds in phases.items():
-        print(f"| {name} | {seconds:.0f} |")
-    print(f"| **total** | **{result['total_s']:.0f}** ({result['total_s'] / 60:.1f} min) |")
+    write_json(args.out, result)
+    rows = [(name, f"{seconds:.0f}") for name, seconds in phases.items()]
+    rows.append(("**total**", f"**{result['total_s']:.0f}** ({result['total_s'] / 60:.1f} min)"))
+    print("\n".join(table(("phase", "seconds"), rows, align="lr")))
     print(
         f"\nrun: {len(step_times)} steps took {result['steps_s_sum']:.0f} s in all (median "
         f"{result['step_s_median']:.1f} s); peak PSS of the run's process tree {result['run_peak_pss_gb']:.2f} GB"

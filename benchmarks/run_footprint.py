@@ -1,7 +1,7 @@
 """What the default run costs a user: console lines, peak memory per process, wall time, accuracy.
 
-    python benchmarks/run_footprint.py run --src DIR --label before --out before.json [key=value ...]
-    python benchmarks/run_footprint.py compare before.json after.json > benchmarks/results/runtime.md
+    python -m benchmarks.run_footprint run --src DIR --label before --out before.json [key=value ...]
+    python -m benchmarks.run_footprint compare before.json after.json > benchmarks/results/runtime.md
 
 ``run`` starts ``python -m srpo.main`` from the checkout ``DIR`` (``PYTHONPATH=DIR``, so two commits
 can be compared with the same installed packages) in an empty folder outside the repository, with
@@ -25,10 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from srpo.cpu.memory import TreeMemorySampler  # noqa: E402
+from benchmarks.harness import REPO, read_json, run_measured, table, write_json
+from srpo.cpu.memory import MemoryPeak, TreeMemorySampler
 
 GB = 1e9
 # Human names for the roles srpo.cpu.memory reads from command lines (Ray titles, scripts).
@@ -77,6 +75,19 @@ def shape(line: str) -> str:
     return re.sub(r"\d+(\.\d+)?", "<n>", line)[:160]
 
 
+def memory_record(peak: MemoryPeak) -> dict:
+    """A sampler's peaks as a record's fields: whole tree, system, processes, and per role."""
+    return {
+        "peak_pss_gb": round(peak.pss_bytes / GB, 3),
+        "peak_system_used_gb": round(peak.system_used_bytes / GB, 3),
+        "max_processes": peak.max_processes,
+        "roles": {
+            role: {"processes": n, "peak_pss_gb": round(total / GB, 3)}
+            for role, (n, total) in peak.by_role().items()
+        },
+    }
+
+
 def run(src: Path, label: str, overrides: list[str], out: Path, timeout_s: float, commit: str = "") -> dict:
     """Run the default once from ``src`` and return its record."""
     work = Path(tempfile.mkdtemp(prefix=f"srpo-footprint-{label}-"))
@@ -90,17 +101,8 @@ def run(src: Path, label: str, overrides: list[str], out: Path, timeout_s: float
         ).stdout.strip()
     )
     print(f"run_footprint: {label} ({commit}): {' '.join(cmd)} in {work}", flush=True)
-    start = time.monotonic()
-    with open(log, "wb") as f:
-        proc = subprocess.Popen(cmd, cwd=work, stdout=f, stderr=subprocess.STDOUT, env=env)
-        sampler = TreeMemorySampler(proc.pid).start()
-        try:
-            rc = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = proc.wait()
-        peak = sampler.stop()
-    wall = time.monotonic() - start
+    got = run_measured(cmd, work, log, env, timeout_s)
+    rc, wall, peak = (-9 if got.returncode is None else got.returncode), got.wall_s, got.peak
     lines = log.read_text(errors="replace").splitlines()
     repeats = collections.Counter(shape(line) for line in lines).most_common(15)
     summary_path = work / "run" / "summary.json"
@@ -113,17 +115,11 @@ def run(src: Path, label: str, overrides: list[str], out: Path, timeout_s: float
         "wall_s": round(wall, 1),
         "console_lines": len(lines),
         "top_repeats": [{"count": n, "line": text} for text, n in repeats],
-        "peak_pss_gb": round(peak.pss_bytes / GB, 3),
-        "peak_system_used_gb": round(peak.system_used_bytes / GB, 3),
-        "max_processes": peak.max_processes,
-        "roles": {
-            role: {"processes": n, "peak_pss_gb": round(total / GB, 3)}
-            for role, (n, total) in peak.by_role().items()
-        },
+        **memory_record(peak),
         "held_out": summary.get("held_out"),
         "log": str(log),
     }
-    out.write_text(json.dumps(record, indent=2) + "\n")
+    write_json(out, record)
     print(json.dumps({k: record[k] for k in ("returncode", "wall_s", "console_lines", "peak_pss_gb")}))
     return record
 
@@ -144,15 +140,9 @@ def attach(pid: int, out: Path) -> dict:
     record = {
         "attached_pid": pid,
         "sampled_s": round(time.monotonic() - start, 1),
-        "peak_pss_gb": round(peak.pss_bytes / GB, 3),
-        "peak_system_used_gb": round(peak.system_used_bytes / GB, 3),
-        "max_processes": peak.max_processes,
-        "roles": {
-            role: {"processes": n, "peak_pss_gb": round(total / GB, 3)}
-            for role, (n, total) in peak.by_role().items()
-        },
+        **memory_record(peak),
     }
-    out.write_text(json.dumps(record, indent=2) + "\n")
+    write_json(out, record)
     return record
 
 
@@ -178,35 +168,51 @@ def compare(a: dict, b: dict) -> str:
         return f"{y / x:.2f}x" if x else "-"
 
     rows = [
-        f"| | {a['label']} ({a['commit']}) | {b['label']} ({b['commit']}) | ratio |",
-        "| --- | ---: | ---: | ---: |",
-        f"| console lines | {a['console_lines']} | {b['console_lines']} | {ratio(a['console_lines'], b['console_lines'])} |",
-        f"| peak PSS, whole run (GB) | {a['peak_pss_gb']:.2f} | {b['peak_pss_gb']:.2f} | {ratio(a['peak_pss_gb'], b['peak_pss_gb'])} |",
-        f"| wall time (s) | {a['wall_s']:.0f} | {b['wall_s']:.0f} | {ratio(a['wall_s'], b['wall_s'])} |",
-        f"| processes (most at once) | {a['max_processes']} | {b['max_processes']} | |",
+        (
+            "console lines",
+            a["console_lines"],
+            b["console_lines"],
+            ratio(a["console_lines"], b["console_lines"]),
+        ),
+        (
+            "peak PSS, whole run (GB)",
+            f"{a['peak_pss_gb']:.2f}",
+            f"{b['peak_pss_gb']:.2f}",
+            ratio(a["peak_pss_gb"], b["peak_pss_gb"]),
+        ),
+        ("wall time (s)", f"{a['wall_s']:.0f}", f"{b['wall_s']:.0f}", ratio(a["wall_s"], b["wall_s"])),
+        ("processes (most at once)", a["max_processes"], b["max_processes"], ""),
     ]
     held = {r["data_source"]: r for r in a.get("held_out") or []}
     for row in b.get("held_out") or []:
         old = held.get(row["data_source"])
         before = f"{old['before']:.3f} -> {old['after']:.3f}" if old else "-"
         rows.append(
-            f"| held-out {row['data_source']} (before -> after) | {before} | "
-            f"{row['before']:.3f} -> {row['after']:.3f} | |"
+            (
+                f"held-out {row['data_source']} (before -> after)",
+                before,
+                f"{row['before']:.3f} -> {row['after']:.3f}",
+                "",
+            )
         )
-    rows += [
+    lines = table(
+        ("", f"{a['label']} ({a['commit']})", f"{b['label']} ({b['commit']})", "ratio"), rows, align="lrrr"
+    )
+    ga, gb = grouped_roles(a), grouped_roles(b)
+    names = sorted({*ga, *gb}, key=lambda n: -max(ga.get(n, (0, 0.0))[1], gb.get(n, (0, 0.0))[1]))
+    roles = [
+        (name, *(f"{g[name][1]:.2f} ({g[name][0]})" if name in g else "-" for g in (ga, gb)))
+        for name in names
+    ]
+    total = [sum(gb_ for _, gb_ in g.values()) for g in (ga, gb)]
+    roles.append(("sum of per-process peaks", f"{total[0]:.2f}", f"{total[1]:.2f}"))
+    lines += [
         "",
         "Peak PSS per process, by role (each process's own peak, summed per role; GB, processes):",
         "",
-        f"| role | {a['label']} | {b['label']} |",
-        "| --- | ---: | ---: |",
+        *table(("role", a["label"], b["label"]), roles, align="lrr"),
     ]
-    ga, gb = grouped_roles(a), grouped_roles(b)
-    for name in sorted({*ga, *gb}, key=lambda n: -max(ga.get(n, (0, 0.0))[1], gb.get(n, (0, 0.0))[1])):
-        cells = [f"{g[name][1]:.2f} ({g[name][0]})" if name in g else "-" for g in (ga, gb)]
-        rows.append(f"| {name} | {cells[0]} | {cells[1]} |")
-    total = [sum(gb_ for _, gb_ in g.values()) for g in (ga, gb)]
-    rows.append(f"| sum of per-process peaks | {total[0]:.2f} | {total[1]:.2f} |")
-    return "\n".join(rows) + "\n"
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,10 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "attach":
         attach(args.pid, args.out)
         return 0
-    records = [json.loads(args.a.read_text()), json.loads(args.b.read_text())]
+    records = [read_json(args.a), read_json(args.b)]
     for record, path in zip(records, args.memory_from or [], strict=False):
         if str(path) != "-":
-            merge_memory(record, json.loads(path.read_text()))
+            merge_memory(record, read_json(path))
     print(compare(*records), end="")
     return 0
 

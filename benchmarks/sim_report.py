@@ -13,7 +13,6 @@ reached in some seed.
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from collections import defaultdict
@@ -23,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.harness import table, write_json
 from srpo.tools.report import plt, save_figure
 
 SMOOTH = 25  # steps in the moving average of the zero-advantage share
@@ -112,12 +112,6 @@ HEADER = [
 ]
 
 
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def plot_scenario(
     name: str, runs: dict[str, dict[int, Any]], methods: Sequence[str], switch_step: int, path: Path
 ) -> Path:
@@ -173,14 +167,14 @@ def write_report(
             f"{sc.description}. Set: {sc.learner.n_math} math + {sc.learner.n_code} code prompts; "
             f"{sc.steps} steps, stage 2 (math + code) from step {sc.switch_step}.",
             "",
-            table(HEADER, method_rows(runs, main, sc.switch_step)),
+            *table(HEADER, method_rows(runs, main, sc.switch_step)),
             "",
         ]
         plot = plot_scenario(name, runs, main, sc.switch_step, out / f"sim-{name}.png")
         lines += [f"![{name}]({plot.name})", ""]
         if len(sweep) > 2:
             lines += ["History Resampling settings (`readmit_*`, `min_pool_size`, `fill_batch`):", ""]
-            lines += [table(HEADER, method_rows(runs, sweep, sc.switch_step)), ""]
+            lines += [*table(HEADER, method_rows(runs, sweep, sc.switch_step)), ""]
             plot = plot_scenario(name, runs, sweep, sc.switch_step, out / f"sim-{name}-readmit.png")
             lines += [f"![{name}: re-admission settings]({plot.name})", ""]
     if cost_table:
@@ -199,7 +193,7 @@ def write_report(
         }
         for r in results
     ]
-    (out / "sim.json").write_text(json.dumps(summary, indent=1))
+    write_json(out / "sim.json", summary, indent=1)
     path = out / "sim.md"
     path.write_text("\n".join(lines))
     return path

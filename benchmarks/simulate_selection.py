@@ -7,9 +7,9 @@ That isolates what the issue asks about, which prompts get the rollouts, at the 
 prompts x 32 rollouts per step, tens of thousands of prompts, 1,000+ steps, two stages (math, then
 math + code). Every method runs the same worlds (same prompts and difficulties per seed).
 
-    python benchmarks/simulate_selection.py                      # everything: sim.md, plots, cost table
-    python benchmarks/simulate_selection.py --quick              # a small smoke run (seconds)
-    python benchmarks/simulate_selection.py --scenarios base --methods srpo grpo
+    python -m benchmarks.simulate_selection                      # everything: sim.md, plots, cost table
+    python -m benchmarks.simulate_selection --quick              # a small smoke run (seconds)
+    python -m benchmarks.simulate_selection --scenarios base --methods srpo grpo
 
 Methods (how prompts are chosen; the learner is the same):
 
@@ -39,16 +39,12 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from sim_cost import BEFORE_REF, SIZES, cost_table  # noqa: E402
-from sim_learner import LearnerSpec, SyntheticLearner  # noqa: E402
-from sim_report import write_report  # noqa: E402
-
-from srpo.algorithm.config import CurriculumConfig, HistoryResamplingConfig, SkippingConfig, SRPOConfig  # noqa: E402
-from srpo.algorithm.sampler import SRPOSampler  # noqa: E402
+from benchmarks.harness import REPO
+from benchmarks.sim_cost import BEFORE_REF, SIZES, cost_table
+from benchmarks.sim_learner import LearnerSpec, SyntheticLearner
+from benchmarks.sim_report import write_report
+from srpo.algorithm.config import CurriculumConfig, HistoryResamplingConfig, SkippingConfig, SRPOConfig
+from srpo.algorithm.sampler import SRPOSampler
 
 BATCH, GROUP = 256, 32
 # verl's replay buffer would keep drawing; a cap keeps a world with no informative prompt finite.

@@ -4,9 +4,9 @@ Every method is an overlay in configs/baselines/ over configs/embedded.yaml, so 
 model, data, rollout engine, reward, step budget and seeds; only the way prompts are chosen differs.
 Runs go one after another (this machine has 2 cores), each a ``python -m srpo.main`` subprocess:
 
-    python benchmarks/study.py --seeds 0 1 2 --out runs/study            # run everything, then report
-    python benchmarks/study.py --dry-run                                 # print the commands only
-    python benchmarks/study.py --from-runs runs/study --target 0.5       # only aggregate existing runs
+    python -m benchmarks.study --seeds 0 1 2 --out runs/study            # run everything, then report
+    python -m benchmarks.study --dry-run                                 # print the commands only
+    python -m benchmarks.study --from-runs runs/study --target 0.5       # only aggregate existing runs
 
 What is read back from each run folder:
 
@@ -36,10 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from srpo.tools.report import load_metrics, save_figure  # noqa: E402
+from benchmarks.harness import REPO, table, write_json
+from srpo.tools.report import load_metrics, save_figure
 
 METHODS = ("srpo", "grpo", "dapo", "srpo_drop_all_wrong", "srpo_one_stage", "grpo_skip")
 ZERO_ADV_KEY = "srpo/zero_adv_group_frac"
@@ -103,7 +101,7 @@ def run_all(args: argparse.Namespace) -> None:
                 "rollout_n": args.rollout_n,
                 "train_batch_size": args.batch,
             }
-            (folder / RUN_RECORD).write_text(json.dumps(record, indent=2) + "\n")
+            write_json(folder / RUN_RECORD, record)
             print(f"  -> exit {rc} in {record['wall_s']:.0f} s", flush=True)
 
 
@@ -242,9 +240,8 @@ def markdown_table(rows: list[dict[str, Any]], target: float) -> str:
         "zero-adv groups",
         "wall s",
     ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in rows:
-        cells = [
+    cells = [
+        [
             row["method"],
             ",".join(map(str, row["seeds"])),
             row["reached"],
@@ -255,8 +252,9 @@ def markdown_table(rows: list[dict[str, Any]], target: float) -> str:
             _mean_sd(row["zero_adv_mean"]),
             _mean_sd(row["wall_s"]),
         ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        for row in rows
+    ]
+    return "\n".join(table(head, cells)) + "\n"
 
 
 def plot(runs: list[RunResult], out: Path) -> list[Path]:
@@ -311,17 +309,15 @@ def aggregate(runs_dir: Path, target: float, source: str | None = None) -> str:
     if not runs:
         raise SystemExit("study: no readable runs:\n  " + "\n  ".join(skipped))
     rows = summarize(runs, target, source)
-    table = markdown_table(rows, target)
+    report = markdown_table(rows, target)
     notes = "".join(f"\nSkipped: {s}" for s in skipped)
     what = f"{source} held-out accuracy" if source else "held-out accuracy (mean over data sources)"
     suffix = f"-{source.replace('/', '_')}" if source else ""
-    (runs_dir / f"study{suffix}.md").write_text(f"Target {what}: {target:g}\n\n{table}{notes}\n")
-    (runs_dir / f"study{suffix}.json").write_text(
-        json.dumps({"target": target, "source": source, "methods": rows}, indent=2) + "\n"
-    )
+    (runs_dir / f"study{suffix}.md").write_text(f"Target {what}: {target:g}\n\n{report}{notes}\n")
+    write_json(runs_dir / f"study{suffix}.json", {"target": target, "source": source, "methods": rows})
     plot(runs, runs_dir)
-    print(table + notes)
-    return table
+    print(report + notes)
+    return report
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

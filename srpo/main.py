@@ -5,7 +5,8 @@ config in ``configs/`` is chosen with ``--config-name``, and every key can be ov
 e.g. ``python -m srpo.main --config-name srpo actor_rollout_ref.model.path=/models/qwen``.
 
 The run itself is verl's: ``run_ppo`` with verl's ``TaskRunnerV1``, which builds the trainer named
-by ``trainer.v1.trainer_mode`` (``srpo``, registered by our ``verl.plugins`` entry point). This
+by ``trainer.v1.trainer_mode`` (``srpo``, registered by our ``verl.plugins`` entry point); the task
+runner runs in this process rather than in a Ray actor of its own (``srpo.verl_glue.in_driver``). This
 module adds start-up checks that fail fast with one clear message (``srpo.verl_glue.preflight``).
 """
 
@@ -39,18 +40,34 @@ def _verbose_from_command_line() -> None:
         os.environ["SRPO_VERBOSE"] = "1"
 
 
+def _transfer_queue_threads() -> str:
+    """TransferQueue's thread-pool size: 8 by default, warning at every put and get where the machine
+    has fewer physical cores (thousands of lines a run on 2 cores); the machine's own count is what it
+    falls back to anyway."""
+    import psutil
+
+    return str(min(8, psutil.cpu_count(logical=False) or 1))
+
+
+def _driver_env() -> None:
+    """Environment of this process itself, set before anything imports verl or TransferQueue (which
+    reads ``TQ_NUM_THREADS`` once, at import): verl's trainer loop runs here (srpo.verl_glue.in_driver)."""
+    os.environ.setdefault("TQ_NUM_THREADS", _transfer_queue_threads())
+
+
 _select_cpu_platform_without_gpu()
 _verbose_from_command_line()
+_driver_env()
 
 import contextlib  # noqa: E402
 
 import hydra  # noqa: E402
-import psutil  # noqa: E402
 from omegaconf import DictConfig, OmegaConf, open_dict  # noqa: E402
 
 from srpo.embedded.setup import finish_run, prepare_run  # noqa: E402
 from srpo.paths import config_dir  # noqa: E402
 from srpo.verl_glue.console import VERBOSE_ENV, ConsoleFilter, verbose  # noqa: E402
+from srpo.verl_glue.in_driver import InDriver  # noqa: E402
 from srpo.verl_glue.preflight import PreflightError, run_preflight  # noqa: E402
 
 CONFIG_DIR = str(config_dir())
@@ -63,13 +80,11 @@ WORKER_ENV_KEY = "ray_kwargs.ray_init.runtime_env.env_vars"
 def set_worker_env(config: DictConfig) -> None:
     """Environment every Ray worker gets (``ray_kwargs.ray_init.runtime_env.env_vars``), unless set.
 
-    * ``TQ_NUM_THREADS``: TransferQueue sizes its torch thread pools at 8 and warns at every put and
-      get where the machine has fewer physical cores (thousands of lines a run on 2 cores); the
-      machine's own count is what it falls back to anyway.
+    * ``TQ_NUM_THREADS``: see ``_transfer_queue_threads``.
     * ``SRPO_VERBOSE``: ``srpo.verbose``, read by the plug-in in each worker (srpo.verl_glue.console).
     """
     env = OmegaConf.select(config, WORKER_ENV_KEY, default=None) or {}
-    wanted = {"TQ_NUM_THREADS": str(min(8, psutil.cpu_count(logical=False) or 1))}
+    wanted = {"TQ_NUM_THREADS": _transfer_queue_threads()}
     wanted[VERBOSE_ENV] = os.environ[VERBOSE_ENV] = "1" if run_is_verbose(config) else "0"
     with open_dict(config):
         runtime_env = config.ray_kwargs.ray_init.runtime_env
@@ -109,7 +124,7 @@ def train(config: DictConfig) -> None:
             config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config)
         )
         try:
-            run_ppo(config, task_runner_class=TaskRunnerV1)
+            run_ppo(config, task_runner_class=InDriver(TaskRunnerV1))
         finally:
             import ray
 

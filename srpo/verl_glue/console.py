@@ -8,10 +8,11 @@ lines that tell how training goes cannot be found. Two layers keep the console s
   that are harmless in every srpo run (optional verl engines that are not installed, the critic
   being off by design) are not emitted at all.
 * ``ConsoleFilter`` (the driver, around verl's run): everything written to the driver's stdout and
-  stderr, its own and what Ray forwards from workers, goes to ``<output_dir>/console.log``; the
-  terminal gets the driver's own lines, the progress bar, SRPO's lines (History Resampling, stage
-  switch), one short line per step and per validation (from verl's metric line, whose full content
-  is in ``metrics-*.jsonl``), and anything that looks like a problem (tracebacks, errors).
+  stderr, its own (verl's trainer loop runs in the driver, srpo.verl_glue.in_driver) and what Ray
+  forwards from workers, goes to ``<output_dir>/console.log``; the terminal gets srpo's own lines,
+  the progress bar, SRPO's lines (History Resampling, stage switch), one short line per step and per
+  validation (from verl's metric line, whose full content is in ``metrics-*.jsonl``), and anything
+  that looks like a problem (tracebacks, errors).
 
 ``srpo.verbose=true`` (or ``SRPO_VERBOSE=1``) turns both off: everything reaches the terminal.
 """
@@ -57,17 +58,18 @@ def quiet_known_warnings() -> None:
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # Ray's prefix on forwarded worker output: "(TaskRunnerV1 pid=123)", "(raylet)", "(pid=9, ip=10.0.0.1)".
 _RAY_PREFIX = re.compile(r"^\((?P<source>[^()]*?)(?: pid=\d+)?(?:, ip=[\d.]+)?\) ?")
-_KEEP = re.compile(r"Training Progress|History Resampling|SRPO curriculum|^srpo[:.]")
+# Kept lines start with one of these (a progress bar's last redraw counts from its last "\r"): a log
+# record that merely mentions them ("[time][srpo.algorithm.sampler][INFO] - SRPO curriculum ...") is not.
+_KEEP = re.compile(r"^(?:Training Progress|History Resampling|SRPO curriculum|srpo[:.])")
+# verl's progress bar redraws on stderr without a newline until it ends, so whatever else reaches
+# stderr meanwhile (a log record, a line Ray forwards from a worker) continues the bar's line.
+_BAR = re.compile(r"Training Progress:[^\r]*?\[[^\]\r]*?(?:it/s|s/it)\]")
+_DRIVER = "driver"  # the source of lines without Ray's prefix: this process
 _PROBLEM = re.compile(
     r"^Traceback|^\w+(Error|Exception)\b|\b(ERROR|CRITICAL|FATAL)\b|out of memory|\bOOM\b|\b[Kk]illed\b",
 )
 _METRIC = re.compile(r"(?P<key>[\w/@.-]+):(?:np\.\w+\()?(?P<value>-?(?:\d+\.?\d*(?:e[-+]?\d+)?|nan|inf))")
 _VAL_ACC = re.compile(r"^val-core/(?P<source>.+)/acc/mean@\d+$")
-# The driver's own lines that only report routine start-up.
-_DRIVER_NOISE = re.compile(
-    r"Started a local Ray instance|authentication token|Token authentication is enabled|^ray init kwargs:"
-    r"|^\[validate_config\] All configuration checks passed"
-)
 
 
 def summarize_step_line(text: str) -> str | None:
@@ -105,10 +107,18 @@ class LineRules:
 
     def __call__(self, line: str) -> str | None:
         plain = _ANSI.sub("", line).rstrip("\r\n")
+        bars = list(_BAR.finditer(plain))
+        if bars and bars[-1].end() < len(plain):  # the bar, then another line: judged one by one
+            cut = bars[-1].end()
+            kept = [self._one(part + "\n") for part in (plain[:cut], plain[cut:])]
+            return "".join(k for k in kept if k is not None) or None
+        return self._one(line)
+
+    def _one(self, line: str) -> str | None:
+        plain = _ANSI.sub("", line).rstrip("\r\n")
         match = _RAY_PREFIX.match(plain)
-        if match is None:  # the driver's own output
-            return None if _DRIVER_NOISE.search(plain) else line
-        source, text = match["source"], plain[match.end() :]
+        # The driver's own lines (verl's trainer loop among them) follow the same rules as a worker's.
+        source, text = (match["source"], plain[match.end() :]) if match else (_DRIVER, plain)
         if source in self._in_traceback:
             if not text[:1].isspace():
                 self._in_traceback.discard(source)  # the exception line closes the traceback
@@ -116,8 +126,9 @@ class LineRules:
         if text.startswith("Traceback"):
             self._in_traceback.add(source)
             return line
-        if _KEEP.search(text):
-            return text.split("\r")[-1] + "\n"  # without Ray's prefix; a progress bar's last state
+        last = text.split("\r")[-1]  # a progress bar's last state
+        if _KEEP.search(last):
+            return last + "\n"  # without Ray's prefix
         if _PROBLEM.search(text):
             return line
         summary = summarize_step_line(text)
@@ -129,7 +140,9 @@ class ConsoleFilter:
 
     Every byte goes to ``log_path``; the kept lines go to the terminal the process started with.
     Works at the descriptor level because Ray prints forwarded worker output from its own thread
-    and child processes inherit the descriptors.
+    and child processes inherit the descriptors. stdout and stderr get a pipe each, read line by
+    line on their own: a progress bar redrawn on stderr without a newline must not swallow the
+    metric line printed on stdout meanwhile.
     """
 
     def __init__(self, log_path: Path) -> None:
@@ -137,35 +150,44 @@ class ConsoleFilter:
         self.rules = LineRules()
         self.dropped = 0
         self._saved: tuple[int, int] | None = None
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._log: BinaryIO | None = None
+        self._terminal: BinaryIO | None = None
 
     def __enter__(self) -> ConsoleFilter:
         sys.stdout.flush()
         sys.stderr.flush()
         self._saved = (os.dup(1), os.dup(2))
-        read_fd, write_fd = os.pipe()
-        os.dup2(write_fd, 1)
-        os.dup2(write_fd, 2)
-        os.close(write_fd)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115  (closed by the pump thread at EOF)
-        terminal = os.fdopen(os.dup(self._saved[0]), "wb", buffering=0)
-        self._thread = threading.Thread(
-            target=self._pump, args=(read_fd, log, terminal), name="srpo-console", daemon=True
-        )
-        self._thread.start()
+        self._log = open(self.log_path, "ab")  # noqa: SIM115  (closed when both pumps are done)
+        self._terminal = os.fdopen(os.dup(self._saved[0]), "wb", buffering=0)
+        for fd in (1, 2):
+            read_fd, write_fd = os.pipe()
+            os.dup2(write_fd, fd)
+            os.close(write_fd)
+            thread = threading.Thread(
+                target=self._pump, args=(read_fd,), name=f"srpo-console-{fd}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
         return self
 
     def __exit__(self, *exc: object) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
-        assert self._saved is not None and self._thread is not None
+        assert self._saved is not None
         os.dup2(self._saved[0], 1)
         os.dup2(self._saved[1], 2)
         for fd in self._saved:
             os.close(fd)
-        # Ray's own processes may hold the pipe open for longer; the thread is a daemon then.
-        self._thread.join(timeout=5)
+        # Ray's own processes may hold the pipes open for longer; the threads are daemons then.
+        for thread in self._threads:
+            thread.join(timeout=5)
+        if not any(thread.is_alive() for thread in self._threads):
+            for stream in (self._log, self._terminal):
+                if stream is not None:
+                    stream.close()
         if self.dropped:
             print(
                 f"srpo: {self.dropped} more lines of worker output are in {self.log_path} "
@@ -173,17 +195,19 @@ class ConsoleFilter:
                 flush=True,
             )
 
-    def _pump(self, read_fd: int, log: BinaryIO, terminal: BinaryIO) -> None:
+    def _pump(self, read_fd: int) -> None:
         pending = b""
-        with os.fdopen(read_fd, "rb", buffering=0) as pipe, log, terminal:
+        with os.fdopen(read_fd, "rb", buffering=0) as pipe:
             while chunk := pipe.read(65536):
-                log.write(chunk)
-                log.flush()
                 *lines, pending = (pending + chunk).split(b"\n")
-                for raw in lines:
-                    self._emit(raw + b"\n", terminal)
+                with self._lock:
+                    self._log.write(chunk)
+                    self._log.flush()
+                    for raw in lines:
+                        self._emit(raw + b"\n", self._terminal)
             if pending:
-                self._emit(pending, terminal)
+                with self._lock:
+                    self._emit(pending, self._terminal)
 
     def _emit(self, raw: bytes, terminal: BinaryIO) -> None:
         try:

@@ -1,21 +1,12 @@
-"""benchmarks/bench_reward_tail.py: the per-stage report from a run's metrics file."""
+"""benchmarks.bench_reward_tail: the per-stage report from a run's metrics file."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location(
-    "bench_reward_tail", REPO / "benchmarks" / "bench_reward_tail.py"
-)
-bench = importlib.util.module_from_spec(_spec)
-sys.modules["bench_reward_tail"] = bench
-_spec.loader.exec_module(bench)
+from benchmarks import bench_reward_tail as bench
 
 
 def _step(step: int, stage: int, step_s: float, code_tail: float | None) -> dict:

@@ -1,33 +1,20 @@
-"""benchmarks/simulate_selection.py drives the project's real sampler classes with a synthetic learner."""
+"""benchmarks.simulate_selection drives the project's real sampler classes with a synthetic learner."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from benchmarks import sim_cost, sim_report
+from benchmarks import simulate_selection as sim
+from benchmarks.sim_learner import LearnerSpec, SyntheticLearner, group_signal
+from benchmarks.sim_report import write_report
 from srpo.algorithm.history import HistoryResampling
 from srpo.algorithm.sampler import SRPOSampler
 from srpo.algorithm.skipping import PreRolloutSkipper
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "benchmarks"))
-_spec = importlib.util.spec_from_file_location(
-    "simulate_selection", REPO / "benchmarks" / "simulate_selection.py"
-)
-sim = importlib.util.module_from_spec(_spec)
-sys.modules["simulate_selection"] = sim
-_spec.loader.exec_module(sim)
-
-import sim_cost  # noqa: E402
-import sim_report  # noqa: E402
-from sim_learner import LearnerSpec, SyntheticLearner, group_signal  # noqa: E402
-from sim_report import write_report  # noqa: E402
 
 TINY = sim.Scenario("tiny", LearnerSpec(n_math=300, n_code=150, eta_local=0.6), steps=60, switch_step=30)
 KW = {"scenario": TINY, "batch": 32, "group": 8, "eval_every": 5}

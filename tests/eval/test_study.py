@@ -1,19 +1,13 @@
-"""benchmarks/study.py: commands and the side-by-side aggregation, on synthetic run folders."""
+"""benchmarks.study: commands and the side-by-side aggregation, on synthetic run folders."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("study", REPO / "benchmarks" / "study.py")
-study = importlib.util.module_from_spec(_spec)
-sys.modules["study"] = study
-_spec.loader.exec_module(study)
+from benchmarks import study
 
 N, BATCH = 4, 2
 
@@ -123,7 +117,7 @@ def test_unknown_method_is_refused() -> None:
 
 
 def test_every_study_method_is_a_baseline_overlay() -> None:
-    overlays = {p.stem for p in (REPO / "configs" / "baselines").glob("*.yaml")}
+    overlays = {p.stem for p in (study.REPO / "configs" / "baselines").glob("*.yaml")}
     assert set(study.METHODS) <= overlays
     assert study.METHODS[-1] == "grpo_skip"
 

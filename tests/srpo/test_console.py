@@ -32,9 +32,14 @@ def test_step_line_is_summarized():
 @pytest.mark.parametrize(
     ("line", "kept"),
     [
-        # the driver's own lines pass, routine Ray start-up does not
+        # srpo's own lines pass, routine Ray start-up does not
         ("srpo: building (or reusing) the embedded base model ...\n", True),
         ("2026-12-02 10:43:40,001\tINFO worker.py:2012 -- Started a local Ray instance.\n", False),
+        # verl's trainer loop runs in the driver: its chatter has no Ray prefix and is dropped too
+        ("INFO:2026-12-02 14:13:27,131:Total training steps: 5\n", False),
+        ("                 'adv_estimator': 'srpo',\n", False),
+        ("dataset len: 288\n", False),
+        ("ValueError: bad shape\n", True),
         # worker chatter is dropped ...
         (
             "\x1b[36m(AgentLoopWorkerTQ pid=563)\x1b[0m WARNING:transfer_queue: target_num_threads 8 "
@@ -60,6 +65,27 @@ def test_progress_and_srpo_lines_lose_the_ray_prefix():
     hr = "(TaskRunnerV1 pid=1) History Resampling after epoch 1: saw 192 prompts (141 mixed, ...)\n"
     assert rules(hr).startswith("History Resampling after epoch 1")
     assert rules("(TaskRunnerV1 pid=1) " + STEP + "\n").startswith("srpo: step 12:")
+
+
+def test_driver_lines_a_progress_bar_shares_with_a_worker_line():
+    """verl's trainer in the driver: its bar (stderr, no newline yet) and a line Ray forwards to stderr."""
+    rules = LineRules()
+    merged = (
+        "\rTraining Progress:  40%|####      | 2/5 [02:48<04:06, 82.20s/it]"
+        "(TransferQueueController pid=31896) 2026-12-02 14:33:43,289 - INFO - transfer_queue: 1333 requests\n"
+    )
+    assert rules(merged) == "Training Progress:  40%|####      | 2/5 [02:48<04:06, 82.20s/it]\n"
+    failing = "\rTraining Progress:  40%|#| 2/5 [02:48<04:06, 82.20s/it](WorkerDict pid=7) RuntimeError: gloo closed\n"
+    assert rules(failing) == (
+        "Training Progress:  40%|#| 2/5 [02:48<04:06, 82.20s/it]\n(WorkerDict pid=7) RuntimeError: gloo closed\n"
+    )
+    own_log = "\rTraining Progress:  80%|#| 4/5 [06:08<01:33, 93.87s/it]INFO:2026-12-02 14:37:45,616:Saving checkpoint\n"
+    assert rules(own_log) == "Training Progress:  80%|#| 4/5 [06:08<01:33, 93.87s/it]\n"
+    first = "Training Progress:   0%|          | 0/5 [00:00<?, ?it/s](LeanRouter pid=1781) WARNING: Triton\n"
+    assert rules(first) == "Training Progress:   0%|          | 0/5 [00:00<?, ?it/s]\n"
+    # a log record that mentions a kept phrase is not kept; the line the trainer prints is
+    assert rules("[2026-12-02 14:33:37][srpo.algorithm.sampler][INFO] - SRPO curriculum: stage 2\n") is None
+    assert rules("SRPO curriculum: stage 2 (math, code) from step 3\n") is not None
 
 
 def test_a_worker_traceback_is_kept_whole():
@@ -96,6 +122,10 @@ def test_filter_keeps_everything_in_the_log_and_little_on_the_terminal(tmp_path:
         from srpo.verl_glue.console import ConsoleFilter
         with ConsoleFilter(Path({str(log)!r})):
             print("srpo: driver line", flush=True)
+            # a progress bar redrawn on stderr without a newline, a metric line on stdout meanwhile
+            sys.stderr.write("\\rTraining Progress:   2%|  | 1/40"); sys.stderr.flush()
+            print({STEP!r}, flush=True)
+            sys.stderr.write("\\rTraining Progress:   5%|  | 2/40\\n"); sys.stderr.flush()
             subprocess.run([sys.executable, "-c", "import sys; print('(WorkerDict pid=7) noise'); "
                             "print('(TaskRunnerV1 pid=1) {STEP}'); sys.stderr.write('(pid=3) noise 2\\\\n')"])
         print("after the run")
@@ -109,12 +139,18 @@ def test_filter_keeps_everything_in_the_log_and_little_on_the_terminal(tmp_path:
         timeout=60,
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == [
-        "srpo: driver line",
-        "srpo: step 12: score 0.537 | acc code 0.250, math 0.750 | pool 163 | 9.8 s",
-        f"srpo: 2 more lines of worker output are in {log} (srpo.verbose=true prints them)",
-        "after the run",
-    ]
+    lines = out.stdout.splitlines()  # stdout and stderr are read by a thread each: order may vary
+    assert lines[-1] == "after the run"
+    assert sorted(lines) == sorted(
+        [
+            "srpo: driver line",
+            "srpo: step 12: score 0.537 | acc code 0.250, math 0.750 | pool 163 | 9.8 s",
+            "Training Progress:   5%|  | 2/40",
+            "srpo: step 12: score 0.537 | acc code 0.250, math 0.750 | pool 163 | 9.8 s",
+            f"srpo: 2 more lines of worker output are in {log} (srpo.verbose=true prints them)",
+            "after the run",
+        ]
+    )
     logged = log.read_text()
     assert "(WorkerDict pid=7) noise" in logged and "noise 2" in logged and STEP in logged
 

@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from srpo.cpu.launch import TinyRun, trainer_command
 from srpo.cpu.memory import TreeMemorySampler, process_role
-from srpo.cpu.overrides import CPUSettings, cpu_env, cpu_overrides
+from srpo.cpu.overrides import UNIPROC_EXECUTOR, CPUSettings, cpu_env, cpu_overrides
 
 
 def _as_dict(overrides: list[str]) -> dict[str, str]:
@@ -27,6 +27,27 @@ def test_cpu_overrides_carry_the_settings() -> None:
     assert got["actor_rollout_ref.rollout.engine_kwargs.vllm.kv_cache_memory_bytes"] == str(32 * 2**20)
     assert got["actor_rollout_ref.rollout.agent.num_workers"] == "2"
     assert got["transfer_queue.backend.SimpleStorage.num_data_storage_units"] == "1"
+    assert (
+        got["actor_rollout_ref.rollout.engine_kwargs.vllm.distributed_executor_backend"] == UNIPROC_EXECUTOR
+    )
+
+
+def test_embedded_default_names_the_same_executor() -> None:
+    from srpo.paths import config_dir
+
+    embedded = OmegaConf.load(config_dir() / "embedded.yaml")
+    assert (
+        embedded.actor_rollout_ref.rollout.engine_kwargs.vllm.distributed_executor_backend == UNIPROC_EXECUTOR
+    )
+
+
+def test_the_executor_name_is_vllms_uniproc_executor() -> None:
+    """vLLM resolves the name itself (Executor.get_class); a rename in vLLM must fail here, not in a run."""
+    pytest.importorskip("vllm")
+    from vllm.utils.import_utils import resolve_obj_by_qualname
+    from vllm.v1.executor.uniproc_executor import UniProcExecutor
+
+    assert resolve_obj_by_qualname(UNIPROC_EXECUTOR) is UniProcExecutor
 
 
 def test_overrides_apply_to_verl_ppo_config() -> None:

@@ -9,9 +9,11 @@ source and label):
   separately: ours ``strict`` on the responses with a ``\\boxed{}`` answer, ours ``lenient`` on all
   responses, and math-verify used the standard way, ``verify(parse("$" + gold + "$"),
   parse(response))``, on both;
-* throughput over the whole set: ours through the bounded worker pool (the production path,
-  ``reward_fns.dispatch``'s batched ``map``, default worker count) against math-verify in this
-  process, both warm as in training (one long-lived pool; one untimed pass each first), the
+* throughput over the whole set: ours through the entry points verl calls (``compute_score_async``,
+  one coroutine per response as our configs and verl's reward loop use it, and
+  ``compute_score_batch``, verl's batch reward manager), so through the process-wide bounded pool
+  with its default worker count, format and language parts included; against math-verify in this
+  process. Both warm as in training (one long-lived pool; one untimed pass each first), the
   verifiers alternating passes;
 * latency of every hostile input (``tests/reward_fns/hostile.py``) through ``compute_score`` in both
   modes (default 1.5 s bound), and math-verify with its own signal timeouts in a child process
@@ -21,6 +23,7 @@ source and label):
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import multiprocessing as mp
@@ -34,9 +37,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from reward_fns.bounded import BoundedPool  # noqa: E402
+from reward_fns.bounded import BoundedPool, close_shared_pools  # noqa: E402
 from reward_fns.config import RewardConfig  # noqa: E402
-from reward_fns.dispatch import compute_score  # noqa: E402
+from reward_fns.dispatch import compute_score, compute_score_async, compute_score_batch  # noqa: E402
 from reward_fns.math_grade import grade_math_answer  # noqa: E402
 from tests.reward_fns.hostile import hostile_cases  # noqa: E402
 
@@ -101,13 +104,42 @@ def accuracy(rows: list[dict], workers: int) -> dict:
     return out
 
 
-def throughput(rows: list[dict], repeats: int, workers: int) -> dict:
+#: Our entry points timed for throughput: (name, mode, how verl calls it).
+ENTRY_POINTS = tuple((f"ours {m} ({how})", m, how) for m in MODES for how in ("async", "batch"))
+
+
+def _ours_pass(rows: list[dict], mode: str, how: str) -> None:
+    """One pass over the set the way verl calls the reward: ``async`` = one ``compute_score_async``
+    coroutine per response, all awaited together (verl's reward loop, our configs); ``batch`` = one
+    ``compute_score_batch`` call (verl's batch reward manager)."""
+    math = {"mode": mode}
+    info = {"domain": "math"}
+    if how == "batch":
+        compute_score_batch(
+            ["math"] * len(rows),
+            [r["response"] for r in rows],
+            [r["ground_truth"] for r in rows],
+            [info] * len(rows),
+            math=math,
+        )
+        return
+
+    async def all_rows() -> None:
+        await asyncio.gather(
+            *(compute_score_async("math", r["response"], r["ground_truth"], info, math=math) for r in rows)
+        )
+
+    asyncio.run(all_rows())
+
+
+def throughput(rows: list[dict], repeats: int) -> dict:
     """Items per second over the whole set, both sides warm as in training: math-verify in this
-    process, ours through one long-lived pool. One untimed pass each first (imports, parser tables,
-    math-verify's and our caches), then ``repeats`` timed passes in alternating order."""
-    names = ["math-verify", *(f"ours {m}" for m in MODES)]
+    process, ours through verl's entry points and the process-wide pool they share. One untimed pass
+    each first (imports, parser tables, math-verify's and our caches), then ``repeats`` timed passes
+    in alternating order."""
+    names = ["math-verify", *(name for name, _, _ in ENTRY_POINTS)]
+    how = {name: (mode, kind) for name, mode, kind in ENTRY_POINTS}
     elapsed = dict.fromkeys(names, 0.0)
-    pool = BoundedPool(workers=workers, timeout_s=RewardConfig().math.timeout_s)
 
     def one_pass(name: str) -> float:
         start = time.perf_counter()
@@ -115,7 +147,7 @@ def throughput(rows: list[dict], repeats: int, workers: int) -> dict:
             for r in rows:
                 mv_verdict(r["response"], r["ground_truth"])
         else:
-            ours_verdicts(pool, rows, name.split()[1])
+            _ours_pass(rows, *how[name])
         return time.perf_counter() - start
 
     for name in names:
@@ -123,7 +155,7 @@ def throughput(rows: list[dict], repeats: int, workers: int) -> dict:
     for rep in range(repeats):
         for name in names if rep % 2 == 0 else reversed(names):
             elapsed[name] += one_pass(name)
-    pool.close()
+    close_shared_pools()
     return {name: repeats * len(rows) / s for name, s in elapsed.items()}
 
 
@@ -173,7 +205,7 @@ def render(acc: dict, speed: dict, hostile: list[dict], args: argparse.Namespace
         f"{args.hostile_cap:g} --write benchmarks/results/rewards.md` (from the repository root; about "
         f"{args.wall_min:.0f} min here).",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
-        f"load average at start {args.load:.1f} (shared by other jobs: timings are noisy). Versions: "
+        f"load average {args.load:.1f} at start, {args.load_end:.1f} at the end (shared by other jobs: timings are noisy). Versions: "
         + ", ".join(f"{p} {_version(p)}" for p in ("math-verify", "latex2sympy2_extended", "sympy"))
         + f". Pool: {args.workers} workers.",
         "",
@@ -218,17 +250,22 @@ def render(acc: dict, speed: dict, hostile: list[dict], args: argparse.Namespace
         f"## Throughput (all {len(rows)} pairs, {args.repeats} timed passes per verifier after one warm-up "
         "pass each, alternating; one long-lived pool, as in training)",
         "",
+        "Ours through verl's entry points, format and language parts included: `async` = one "
+        "`compute_score_async` coroutine per response, all awaited together (verl's reward loop, our "
+        "configs); `batch` = one `compute_score_batch` call (verl's batch reward manager).",
+        "",
         "| verifier | items/s | ratio to math-verify |",
         "| --- | ---: | ---: |",
     ]
     for name, rate in speed.items():
-        where = "in-process" if name == "math-verify" else f"through the pool, {args.workers} workers"
-        lines.append(f"| {name} ({where}) | {rate:.1f} | {rate / mv:.2f}x |")
+        where = "in-process" if name == "math-verify" else f"pool of {args.workers} workers"
+        lines.append(f"| {name}, {where} | {rate:.1f} | {rate / mv:.2f}x |")
     lines += [
         "",
         "## Hostile inputs (`tests/reward_fns/hostile.py`), seconds and verdict",
         "",
-        "Ours: `compute_score` (bound `math.timeout_s` = 1.5 s, then the worker is killed and replaced). "
+        "Ours: `compute_score` (bound `math.timeout_s` = 1.5 s of CPU: a call in Python code is stopped "
+        "inside its worker, one stuck in C code gets its worker killed at 1.7 s of CPU and replaced). "
         f"math-verify: main thread with its 5 s signal timeouts, in a child killed after {args.hostile_cap:g} s.",
         "",
         "| input | chars | expected | ours strict | ours lenient | math-verify |",
@@ -269,8 +306,9 @@ def main() -> None:
     start = time.perf_counter()
     rows = [json.loads(line) for line in PAIRS.read_text().splitlines() if line.strip()]
     acc = accuracy(rows, args.workers)
-    speed = throughput(rows, args.repeats, args.workers)
+    speed = throughput(rows, args.repeats)
     hostile = hostile_latency(args.hostile_cap)
+    args.load_end = os.getloadavg()[0]
     args.wall_min = (time.perf_counter() - start) / 60
     report = render(acc, speed, hostile, args, rows)
     print(report)

@@ -37,12 +37,13 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import REPO, table, write_json
-from srpo.tools.report import load_metrics, save_figure
+from srpo.tools.report import epoch_composition, load_metrics, save_figure
 
 METHODS = ("srpo", "grpo", "dapo", "srpo_drop_all_wrong", "srpo_one_stage", "grpo_skip")
 ZERO_ADV_KEY = "srpo/zero_adv_group_frac"
 EVICTED_KEY = "training/filter_groups/evicted_samples"
 LENGTH_KEY = "response_length/mean"
+STEP_TIME_KEY = "timing_s/step"
 RUN_RECORD = "study_run.json"
 
 
@@ -54,13 +55,24 @@ def run_dir(out: Path, method: str, seed: int) -> Path:
 
 
 def run_command(
-    method: str, seed: int, out: Path, rollout_n: int, batch: int, steps: int | None, extra: list[str]
+    method: str,
+    seed: int,
+    out: Path,
+    rollout_n: int,
+    batch: int,
+    steps: int | None,
+    extra: list[str],
+    task: str | None = None,
 ) -> list[str]:
-    """The exact training command of one (method, seed) run; assets are shared across runs."""
+    """The exact training command of one (method, seed) run; assets are shared across runs.
+
+    ``task`` names an overlay in configs/tasks/ (e.g. ``ladder``) applied before the method's.
+    """
     cmd = [
         sys.executable,
         "-m",
         "srpo.main",
+        *([f"+tasks={task}"] if task else []),
         f"+baselines={method}",
         f"output_dir={run_dir(out, method, seed)}",
         f"srpo.seed={seed}",
@@ -78,7 +90,9 @@ def run_all(args: argparse.Namespace) -> None:
     """Run methods x seeds sequentially, recording each run's command, exit code and wall time."""
     for seed in args.seeds:
         for method in args.methods:
-            cmd = run_command(method, seed, args.out, args.rollout_n, args.batch, args.steps, args.overrides)
+            cmd = run_command(
+                method, seed, args.out, args.rollout_n, args.batch, args.steps, args.overrides, args.task
+            )
             print(shlex.join(cmd), flush=True)
             if args.dry_run:
                 continue
@@ -100,6 +114,7 @@ def run_all(args: argparse.Namespace) -> None:
                 "wall_s": time.monotonic() - start,
                 "rollout_n": args.rollout_n,
                 "train_batch_size": args.batch,
+                "task": args.task,
             }
             write_json(folder / RUN_RECORD, record)
             print(f"  -> exit {rc} in {record['wall_s']:.0f} s", flush=True)
@@ -120,6 +135,19 @@ class RunResult:
     tokens: dict[int, float] = field(default_factory=dict)  # per step (estimate)
     zero_adv: dict[int, float] = field(default_factory=dict)  # share of generated groups with no signal
     held_out: dict[int, dict[str, float]] = field(default_factory=dict)  # step -> source -> accuracy
+    step_wall: dict[int, float] = field(
+        default_factory=dict
+    )  # verl's timing_s/step (no start-up, no validation)
+    epochs: list[dict[str, float]] = field(default_factory=list)  # History Resampling's pool per epoch end
+
+    def final(self, source: str | None = None) -> float | None:
+        """Held-out accuracy at the last validation: the mean over sources, or that of ``source``."""
+        if not self.held_out:
+            return None
+        accs = self.held_out[max(self.held_out)]
+        if source is not None:
+            return accs.get(source)
+        return statistics.fmean(accs.values())
 
     def cumulative(self, per_step: dict[int, float], through: int) -> float:
         return float(sum(v for s, v in per_step.items() if s <= through))
@@ -174,8 +202,11 @@ def read_run(folder: Path) -> RunResult:
     drawn = _draws(folder / "draws.jsonl")
     train_steps = [s for s, d in metrics.items() if LENGTH_KEY in d]
     result.steps = train_steps
+    result.epochs = epoch_composition(metrics)
     for step in train_steps:
         data = metrics[step]
+        if STEP_TIME_KEY in data:
+            result.step_wall[step] = float(data[STEP_TIME_KEY])
         evicted = float(data.get(EVICTED_KEY, 0.0))
         prompts = drawn.get(step, batch + evicted)  # without draws.jsonl: the batch plus DAPO's evictions
         result.rollouts[step] = int(prompts * n)
@@ -257,6 +288,213 @@ def markdown_table(rows: list[dict[str, Any]], target: float) -> str:
     return "\n".join(table(head, cells)) + "\n"
 
 
+# ---------------------------------------------------------------- late targets
+
+
+def _sources(runs: list[RunResult]) -> list[str]:
+    return sorted({s for r in runs for accs in r.held_out.values() for s in accs})
+
+
+def _methods(runs: list[RunResult]) -> list[str]:
+    return sorted({r.method for r in runs}, key=lambda m: (METHODS.index(m) if m in METHODS else 99, m))
+
+
+def late_targets(runs: list[RunResult], frac: float) -> dict[str, float]:
+    """``frac`` x the best final held-out accuracy any run reached: overall (key ``all``) and per source.
+
+    A source no run ever solved (best final 0) gets no target: every run would "reach" 0 at step 0.
+    """
+    targets: dict[str, float] = {}
+    for key in ["all", *_sources(runs)]:
+        finals = [f for r in runs if (f := r.final(None if key == "all" else key)) is not None]
+        if finals and max(finals) > 0:
+            targets[key] = frac * max(finals)
+    return targets
+
+
+def late_rows(runs: list[RunResult], targets: dict[str, float]) -> dict[str, dict[str, dict[str, Any]]]:
+    """method -> target key -> rollouts, generated tokens and training wall (s) to reach it, per seed."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for method in _methods(runs):
+        group = [r for r in runs if r.method == method]
+        for key, target in targets.items():
+            hit = [(r, r.first_step_reaching(target, None if key == "all" else key)) for r in group]
+            hit = [(r, s) for r, s in hit if s is not None]
+            out.setdefault(method, {})[key] = {
+                "target": target,
+                "reached": f"{len(hit)}/{len(group)}",
+                "rollouts": [r.cumulative(r.rollouts, s) for r, s in hit],
+                "tokens": [r.cumulative(r.tokens, s) for r, s in hit],
+                "wall_s": [r.cumulative(r.step_wall, s) for r, s in hit],
+            }
+    return out
+
+
+def beyond_spread(a: list[float], b: list[float]) -> str:
+    """Whether two methods' means differ by more than the sum of their seed standard deviations."""
+    if len(a) < 2 or len(b) < 2:
+        return "n/a (<2 seeds)"
+    gap = abs(statistics.fmean(a) - statistics.fmean(b))
+    return "yes" if gap > statistics.stdev(a) + statistics.stdev(b) else "no"
+
+
+def late_markdown(runs: list[RunResult], frac: float, reference: str = "grpo") -> tuple[str, dict[str, Any]]:
+    """Tables of the cost to reach late targets, final accuracy per source, the differences against
+    ``reference`` with a spread check, and History Resampling's pool per epoch."""
+    targets = late_targets(runs, frac)
+    rows = late_rows(runs, targets)
+    methods = _methods(runs)
+    keys = list(targets)
+    parts = [
+        f"Late targets: {frac:g} x the best final held-out accuracy any run reached "
+        "(`all` = mean over rungs/sources): " + ", ".join(f"{k} {t:.3f}" for k, t in targets.items()) + "\n"
+    ]
+    for what, label in (
+        ("rollouts", "rollouts"),
+        ("tokens", "generated tokens"),
+        ("wall_s", "training wall s"),
+    ):
+        head = ["method", *keys]
+        lines = [
+            f"\n{label.capitalize()} to reach each late target (mean ± sd over the seeds that reached it; "
+            "reached/seeds):\n",
+            "| " + " | ".join(head) + " |",
+            "|" + "---|" * len(head),
+        ]
+        for m in methods:
+            cells = [f"{_mean_sd(rows[m][k][what])} ({rows[m][k]['reached']})" for k in keys]
+            lines.append("| " + " | ".join([m, *cells]) + " |")
+        parts.append("\n".join(lines) + "\n")
+    sources = _sources(runs)
+    head = ["method", "seeds", "final all", *[f"final {s}" for s in sources], "zero-adv share", "epoch ends"]
+    lines = [
+        "\nFinal held-out accuracy (greedy) and zero-advantage share of generated groups (mean ± sd over seeds):\n",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    finals: dict[str, dict[str, list[float]]] = {}
+    for m in methods:
+        group = [r for r in runs if r.method == m]
+        finals[m] = {
+            k: [f for r in group if (f := r.final(None if k == "all" else k)) is not None]
+            for k in ["all", *sources]
+        }
+        zero = [statistics.fmean(r.zero_adv.values()) for r in group if r.zero_adv]
+        epochs = [float(len(r.epochs)) for r in group]
+        cells = [
+            m,
+            ",".join(str(r.seed) for r in sorted(group, key=lambda r: r.seed)),
+            *[_mean_sd(finals[m][k]) for k in ["all", *sources]],
+            _mean_sd(zero),
+            _mean_sd(epochs),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    parts.append("\n".join(lines) + "\n")
+    if reference in methods:
+        lines = [
+            f"\nAgainst {reference}: ratio of means, and whether the gap exceeds the sum of both seed "
+            "standard deviations:\n",
+            "| method | rollouts to late `all` | beyond spread | final all | beyond spread |",
+            "|---|---|---|---|---|",
+        ]
+        ref_roll = rows[reference].get("all", {}).get("rollouts", [])
+        for m in methods:
+            if m == reference:
+                continue
+            roll = rows[m].get("all", {}).get("rollouts", [])
+            ratio = (
+                f"{statistics.fmean(roll) / statistics.fmean(ref_roll):.2f}x"
+                if roll and ref_roll and statistics.fmean(ref_roll) > 0
+                else "-"
+            )
+            fin, ref_fin = finals[m]["all"], finals[reference]["all"]
+            fratio = (
+                f"{statistics.fmean(fin) / statistics.fmean(ref_fin):.2f}x"
+                if fin and ref_fin and statistics.fmean(ref_fin) > 0
+                else "-"
+            )
+            lines.append(
+                f"| {m} | {ratio} | {beyond_spread(roll, ref_roll)} | {fratio} | {beyond_spread(fin, ref_fin)} |"
+            )
+        parts.append("\n".join(lines) + "\n")
+    lines = [
+        "\nHistory Resampling's pool at each epoch end (lowest seed of each method; shares of the prompts "
+        "seen that epoch):\n",
+        "| method | epoch | pool after | too easy | all wrong | mixed |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in methods:
+        first = min((r for r in runs if r.method == m), key=lambda r: r.seed)
+        for e in first.epochs:
+            lines.append(
+                f"| {m} | {e['epoch']} | {e['pool_size']:.0f} | {e['too_easy']:.2f} | "
+                f"{e['all_wrong']:.2f} | {e['mixed']:.2f} |"
+            )
+    parts.append("\n".join(lines) + "\n")
+    data = {
+        "frac": frac,
+        "targets": targets,
+        "late": rows,
+        "finals": finals,
+        "zero_adv_per_step": {r.method + f"-s{r.seed}": r.zero_adv for r in runs},
+        "epochs": {r.method + f"-s{r.seed}": r.epochs for r in runs},
+    }
+    return "".join(parts), data
+
+
+def plot_late(runs: list[RunResult], out: Path) -> list[Path]:
+    """Held-out accuracy per source against rollouts (one panel per source), and the pool per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = _methods(runs)
+    colours = {m: f"C{i}" for i, m in enumerate(methods)}
+    sources = _sources(runs)
+    cols = min(3, len(sources))
+    rows = math.ceil(len(sources) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    for ax, source in zip(axes.flat, sources, strict=False):
+        for r in runs:
+            steps = [s for s in sorted(r.held_out) if source in r.held_out[s]]
+            label = r.method if r.seed == min(x.seed for x in runs if x.method == r.method) else None
+            ax.plot(
+                [r.cumulative(r.rollouts, s) for s in steps],
+                [r.held_out[s][source] for s in steps],
+                color=colours[r.method],
+                alpha=0.7,
+                marker=".",
+                label=label,
+            )
+        ax.set_title(source, fontsize=9)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("rollouts generated", fontsize=8)
+    for ax in list(axes.flat)[len(sources) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    paths = [save_figure(fig, out / "study_accuracy_per_source.png")]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in runs:
+        if r.epochs:
+            label = r.method if r.seed == min(x.seed for x in runs if x.method == r.method) else None
+            ax.plot(
+                [e["epoch"] for e in r.epochs],
+                [e["pool_size"] for e in r.epochs],
+                marker=".",
+                color=colours[r.method],
+                alpha=0.7,
+                label=label,
+            )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("History Resampling pool after the epoch")
+    if any(r.epochs for r in runs):
+        ax.legend(fontsize=8)
+    paths.append(save_figure(fig, out / "study_pool_per_epoch.png"))
+    return paths
+
+
 def plot(runs: list[RunResult], out: Path) -> list[Path]:
     """held-out accuracy vs cumulative rollouts, and zero-advantage share per step, one colour per method."""
     import matplotlib
@@ -295,8 +533,11 @@ def plot(runs: list[RunResult], out: Path) -> list[Path]:
     return paths
 
 
-def aggregate(runs_dir: Path, target: float, source: str | None = None) -> str:
-    """Read every study run under ``runs_dir``; write study.md, study.json and the PNGs there."""
+def aggregate(
+    runs_dir: Path, target: float, source: str | None = None, late_frac: float | None = None
+) -> str:
+    """Read every study run under ``runs_dir``; write study.md, study.json and the PNGs there
+    (with ``late_frac``: study_late.md / .json and the per-source and pool plots too)."""
     folders = sorted(p.parent for p in runs_dir.glob(f"*/{RUN_RECORD}"))
     if not folders:
         raise SystemExit(f"study: no run folders with {RUN_RECORD} under {runs_dir}")
@@ -317,6 +558,13 @@ def aggregate(runs_dir: Path, target: float, source: str | None = None) -> str:
     write_json(runs_dir / f"study{suffix}.json", {"target": target, "source": source, "methods": rows})
     plot(runs, runs_dir)
     print(report + notes)
+    if late_frac is not None:
+        text, data = late_markdown(runs, late_frac)
+        (runs_dir / "study_late.md").write_text(text + notes + "\n")
+        write_json(runs_dir / "study_late.json", data)
+        plot_late(runs, runs_dir)
+        print(text)
+        report += text
     return report
 
 
@@ -328,8 +576,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--steps", type=int, default=None, help="trainer.total_training_steps (default: embedded's)"
     )
-    p.add_argument("--rollout-n", type=int, default=8, help="rollouts per prompt, the same for every method")
-    p.add_argument("--batch", type=int, default=16, help="prompts per step, the same for every method")
+    p.add_argument(
+        "--rollout-n",
+        type=int,
+        default=None,
+        help="rollouts per prompt for every method (default: the config's)",
+    )
+    p.add_argument(
+        "--batch", type=int, default=None, help="prompts per step for every method (default: the config's)"
+    )
+    p.add_argument("--task", default=None, help="a task overlay in configs/tasks/ (e.g. ladder)")
+    p.add_argument(
+        "--late-frac",
+        type=float,
+        default=None,
+        help="also report late targets: this share of the best final held-out accuracy any method "
+        "reached, overall and per data source (e.g. 0.9)",
+    )
     p.add_argument("--target", type=float, default=0.5, help="held-out accuracy to reach")
     p.add_argument(
         "--target-source",
@@ -346,17 +609,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"unknown method(s) {unknown}: no configs/baselines/<method>.yaml")
     if not 0 < args.target <= 1 or not math.isfinite(args.target):
         p.error(f"--target {args.target}: must be in (0, 1]")
+    if args.late_frac is not None and not 0 < args.late_frac <= 1:
+        p.error(f"--late-frac {args.late_frac}: must be in (0, 1]")
+    if args.task is not None and not (REPO / "configs" / "tasks" / f"{args.task}.yaml").is_file():
+        p.error(f"unknown task {args.task!r}: no configs/tasks/{args.task}.yaml")
+    if args.from_runs is None and (args.rollout_n is None or args.batch is None):
+        n, batch = config_sizes(args.task)
+        args.rollout_n = n if args.rollout_n is None else args.rollout_n
+        args.batch = batch if args.batch is None else args.batch
     return args
+
+
+def config_sizes(task: str | None) -> tuple[int, int]:
+    """``rollout.n`` and ``train_batch_size`` of configs/embedded.yaml with the task overlay."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base=None):
+        cfg = compose(config_name="embedded", overrides=[f"+tasks={task}"] if task else [])
+    return int(cfg.actor_rollout_ref.rollout.n), int(cfg.data.train_batch_size)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.from_runs is not None:
-        aggregate(args.from_runs, args.target, args.target_source)
+        aggregate(args.from_runs, args.target, args.target_source, args.late_frac)
         return
     run_all(args)
     if not args.dry_run:
-        aggregate(args.out, args.target, args.target_source)
+        aggregate(args.out, args.target, args.target_source, args.late_frac)
 
 
 if __name__ == "__main__":

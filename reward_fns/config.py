@@ -69,7 +69,8 @@ class MathConfig:
     max_answer_chars: int = 2000  # longer boxed answers are refused unparsed (hostile input)
     max_response_chars: int = 4000  # lenient mode reads at most this tail of a response without a box
     max_nesting: int = 40  # answers with brackets nested deeper are refused unparsed
-    timeout_s: float = 1.5  # hard wall-clock bound per grade (worker killed and replaced)
+    timeout_s: float = 1.5  # CPU seconds per grade, whatever the machine's load (worker killed and replaced)
+    wall_timeout_s: float = 15.0  # wall-clock backstop per grade: a worker that makes no progress dies too
     memory_mb: int = 1024  # address-space bound of each verifier worker
     workers: int = 0  # verifier worker processes; 0 = min(4, cpu count)
 
@@ -211,6 +212,8 @@ def _validate(cfg: RewardConfig) -> None:
     for name in ("timeout_s", "max_answer_chars", "max_response_chars", "max_nesting"):
         if getattr(cfg.math, name) <= 0:
             raise RewardConfigError(f"reward config key 'math.{name}' must be > 0")
+    if cfg.math.wall_timeout_s < cfg.math.timeout_s:
+        raise RewardConfigError("reward config key 'math.wall_timeout_s' must be >= 'math.timeout_s'")
     if not 0 <= cfg.math.float_rounding <= 15:
         raise RewardConfigError("reward config key 'math.float_rounding' must be in 0..15")
     if cfg.math.memory_mb < 128:

@@ -121,7 +121,7 @@ def _math_opts(cfg: RewardConfig) -> dict[str, Any]:
 
 
 def _pool(cfg: RewardConfig):
-    return shared_pool(cfg.math_workers(), cfg.math.timeout_s, cfg.math.memory_mb)
+    return shared_pool(cfg.math_workers(), cfg.math.timeout_s, cfg.math.memory_mb, cfg.math.wall_timeout_s)
 
 
 def _text_parts(cfg: RewardConfig, responses: Sequence[str], domain: str) -> list[dict[str, float]]:
@@ -137,8 +137,11 @@ def _math_from_bounded(cfg: RewardConfig, bounded: BoundedResult) -> dict:
         return _result(cfg, v["acc"], v["format"], v["language"], v["pred"], v["reason"], False)
     # the check overran or failed: keep what the worker reported before (format, language, answer)
     v = bounded.value or {"format": 0.0, "language": 0.0, "pred": ""}
-    timeout = bounded.reason == "timeout"
-    reason = f"timeout(>{cfg.math.timeout_s:g}s)" if timeout else bounded.reason
+    timeout = bounded.reason in ("timeout", "stalled")
+    reason = {
+        "timeout": f"timeout(>{cfg.math.timeout_s:g}s cpu)",
+        "stalled": f"stalled(>{cfg.math.wall_timeout_s:g}s wall)",
+    }.get(bounded.reason, bounded.reason)
     return _result(cfg, 0.0, v["format"], v["language"], v["pred"], reason, timeout)
 
 

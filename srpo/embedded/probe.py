@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -97,6 +98,7 @@ class ProbeResult:
     accuracy: float  # mean over all samples
     mixed_groups: float  # share of prompts whose samples were neither all right nor all wrong
     by_level: dict[int, float]  # accuracy per difficulty level
+    asked_style_by_level: dict[int, float]  # accuracy per level of the samples in the asked style
     asked_style: float  # share of samples in the style the question asks for (srpo.embedded.styles)
     asked_style_accuracy: float  # accuracy of those samples
 
@@ -149,6 +151,18 @@ def probe(
 ) -> ProbeResult:
     """Accuracy of the model at ``model_dir`` on ``n_prompts`` held-out problems of one family."""
     problems = generate(family, "test", n_prompts, levels, seed)
+    return probe_problems(model_dir, problems, k, temperature, max_new_tokens, seed)
+
+
+def probe_problems(
+    model_dir: str | Path,
+    problems: Sequence[Problem],
+    k: int = 4,
+    temperature: float = 1.0,
+    max_new_tokens: int = 64,
+    seed: int = 0,
+) -> ProbeResult:
+    """Accuracy of the model at ``model_dir`` on given problems, per level (the ladder: per rung)."""
     responses = sample(model_dir, problems, k, temperature, max_new_tokens, seed)
     outcomes = [[grade(p, r) for r in group] for p, group in zip(problems, responses, strict=True)]
     flat = [o for group in outcomes for o in group]
@@ -162,6 +176,11 @@ def probe(
         for ok, text in zip(group, texts, strict=True)
         if in_asked_style(problem, text)
     ]
+    asked_by_level: dict[int, list[bool]] = {}
+    for problem, group, texts in zip(problems, outcomes, responses, strict=True):
+        for ok, text in zip(group, texts, strict=True):
+            if in_asked_style(problem, text):
+                asked_by_level.setdefault(problem.level, []).append(ok)
     return ProbeResult(
         domain=problems[0].domain,
         prompts=len(problems),
@@ -171,6 +190,7 @@ def probe(
         by_level={level: sum(v) / len(v) for level, v in sorted(by_level.items())},
         asked_style=len(asked) / len(flat),
         asked_style_accuracy=sum(asked) / len(asked) if asked else 0.0,
+        asked_style_by_level={lv: sum(v) / len(v) for lv, v in sorted(asked_by_level.items())},
     )
 
 
@@ -187,9 +207,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument(
+        "--task",
+        choices=("default", "ladder"),
+        default="default",
+        help="default: arith + codegen; ladder: the chains of srpo.embedded.ladder, --n per rung",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     k = args.k if args.temperature > 0 else 1
+    if args.task == "ladder":
+        return _probe_ladder(args, k)
     print(
         "| domain | prompts | samples/prompt | temperature | accuracy | by level 1/2/3 | mixed groups "
         "| asked style | its accuracy | seconds |"
@@ -205,6 +233,30 @@ def main(argv: list[str] | None = None) -> int:
             f"| {time.perf_counter() - started:.0f} |",
             flush=True,
         )
+    return 0
+
+
+def _probe_ladder(args: Any, k: int) -> int:
+    """Per-rung accuracy on the ladder's held-out split, and that of the samples in the asked style:
+    the accuracy an answer-style fix alone would reach on each rung."""
+    import time
+
+    from srpo.embedded.ladder import MAX_RUNG, generate_ladder
+
+    started = time.perf_counter()
+    problems = generate_ladder(range(1, MAX_RUNG + 1), "test", args.n, args.seed)
+    r = probe_problems(args.model, problems, k, args.temperature, args.max_new_tokens, args.seed)
+    print(f"ladder: {r.prompts} held-out prompts x {k} samples, temperature {args.temperature:g}")
+    print("| rung | accuracy | accuracy of asked-style (boxed) samples |")
+    print("| --- | --- | --- |")
+    for rung, acc in r.by_level.items():
+        styled = r.asked_style_by_level.get(rung)
+        print(f"| {rung} | {acc:.3f} | {'-' if styled is None else f'{styled:.3f}'} |")
+    print(
+        f"| all | {r.accuracy:.3f} | {r.asked_style_accuracy:.3f} (asked style {r.asked_style:.2f}, "
+        f"mixed groups {r.mixed_groups:.2f}, {time.perf_counter() - started:.0f} s) |",
+        flush=True,
+    )
     return 0
 
 

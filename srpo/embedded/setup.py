@@ -57,11 +57,68 @@ def _set_aside_earlier_metrics(out: Path) -> None:
     )
 
 
+EMBEDDED_TASKS = ("default", "ladder")
+
+
+def embedded_task(config: DictConfig) -> str:
+    """``embedded.task``: ``default`` (arith + codegen) or ``ladder`` (srpo.embedded.ladder)."""
+    task = str(OmegaConf.select(config, "embedded.task", default="default"))
+    if task not in EMBEDDED_TASKS:
+        raise ValueError(f"embedded.task={task!r}: expected one of {EMBEDDED_TASKS}")
+    return task
+
+
+def ladder_settings(config: DictConfig) -> tuple[list[int], int, int]:
+    """``embedded.ladder``'s rungs and per-rung split sizes, checked, with errors naming the key."""
+    from srpo.embedded.ladder import MAX_RUNG
+
+    rungs = OmegaConf.select(config, "embedded.ladder.rungs", default=None)
+    if rungs is None or len(rungs) == 0:
+        raise ValueError(
+            "embedded.ladder.rungs: list the rungs to train and hold out, e.g. [1, 2, 3, 4, 5, 6]"
+        )
+    rungs = list(rungs)
+    bad = [r for r in rungs if not isinstance(r, int) or not 1 <= r <= MAX_RUNG]
+    if bad or len(set(rungs)) != len(rungs):
+        raise ValueError(f"embedded.ladder.rungs={rungs}: distinct integers in 1..{MAX_RUNG} expected")
+    sizes = []
+    for key in ("n_train_per_rung", "n_test_per_rung"):
+        value = OmegaConf.select(config, f"embedded.ladder.{key}", default=None)
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"embedded.ladder.{key}={value!r}: a positive integer expected")
+        sizes.append(value)
+    return rungs, sizes[0], sizes[1]
+
+
+def _prepare_ladder(config: DictConfig) -> None:
+    """Model and data of the ladder task: the ladder base model and one parquet per split."""
+    from srpo.embedded.build import BuildSettings
+    from srpo.embedded.ladder import write_ladder
+    from srpo.embedded.ladder_model import LadderModelSettings, cached_ladder_model
+
+    rungs, n_train, n_test = ladder_settings(config)
+    emb = config.embedded
+    if not OmegaConf.select(config, "actor_rollout_ref.model.path"):
+        print("srpo: building (or reusing) the ladder base model ...", flush=True)
+        model_dir = cached_ladder_model(LadderModelSettings(base=BuildSettings(seed=int(emb.seed))))
+        with open_dict(config):
+            config.actor_rollout_ref.model.path = str(model_dir)
+    if not OmegaConf.select(config, "data.train_files"):
+        data_dir = Path(os.path.expanduser(str(emb.data_dir))).resolve()
+        paths = write_ladder(data_dir, rungs, n_train, n_test, int(emb.seed))
+        with open_dict(config):
+            config.data.train_files = [str(paths["train"])]
+            config.data.val_files = [str(paths["test"])]
+
+
 def _prepare_embedded(config: DictConfig) -> None:
     from srpo.embedded.build import BuildSettings, cached_build
     from srpo.embedded.dataset import write_family
     from srpo.embedded.problem import LEVELS
 
+    if embedded_task(config) == "ladder":
+        _prepare_ladder(config)
+        return
     emb = config.embedded
     if not OmegaConf.select(config, "actor_rollout_ref.model.path"):
         print("srpo: building (or reusing) the embedded base model ...", flush=True)

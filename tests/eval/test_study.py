@@ -139,3 +139,35 @@ def test_target_on_one_source_holds_for_every_method(tmp_path: Path) -> None:
     saved = json.loads((tmp_path / "study-srpo_arith.json").read_text())
     assert saved["source"] == "srpo/arith"
     assert [m["reached"] for m in saved["methods"]] == ["1/1", "1/1"]
+
+
+def test_late_targets_per_source_and_spread(tmp_path: Path) -> None:
+    # srpo reaches 0.9 x best at step 2 with both seeds; grpo only at step 3; codegen best is 0.8
+    for seed in (0, 1):
+        _fake_run(tmp_path, "srpo", seed, accs=[0.0, 0.5, 0.8, 0.8], evicted=[0, 0, 0], zero=0.2)
+        _fake_run(tmp_path, "grpo", seed, accs=[0.0, 0.3, 0.5, 0.8], evicted=[0, 0, 0], zero=0.5 + seed / 10)
+    runs = [study.read_run(f) for f in sorted(tmp_path.glob("*-s*"))]
+    targets = study.late_targets(runs, 0.9)
+    assert targets["all"] == pytest.approx(0.72) and targets["srpo/codegen"] == pytest.approx(0.72)
+    # arith's step-0 value is 0.0 in every run and its final 0.8 too
+    rows = study.late_rows(runs, targets)
+    assert rows["srpo"]["all"]["rollouts"] == [2 * BATCH * N] * 2
+    assert rows["grpo"]["all"]["rollouts"] == [3 * BATCH * N] * 2
+    assert rows["grpo"]["all"]["reached"] == "2/2"
+    text, data = study.late_markdown(runs, 0.9)
+    assert "| srpo | 0.67x | n/a" not in text  # two seeds each: the spread check runs
+    assert "| srpo | 0.67x | yes |" in text  # identical seeds: sd 0, any gap is beyond it
+    assert data["targets"]["all"] == pytest.approx(0.72)
+    assert study.beyond_spread([1.0, 3.0], [2.0, 2.5]) == "no"
+    assert study.beyond_spread([1.0], [2.0]) == "n/a (<2 seeds)"
+    study.aggregate(tmp_path, 0.5, late_frac=0.9)
+    assert (tmp_path / "study_late.md").is_file() and (tmp_path / "study_accuracy_per_source.png").is_file()
+
+
+def test_task_overlay_goes_before_the_method(tmp_path: Path) -> None:
+    cmd = study.run_command("srpo", 1, tmp_path, 4, 8, None, [], task="ladder")
+    assert cmd.index("+tasks=ladder") < cmd.index("+baselines=srpo")
+    args = study.parse_args(["--task", "ladder", "--dry-run", "--out", str(tmp_path)])
+    assert (args.rollout_n, args.batch) == (4, 8)  # the ladder's own sizes
+    with pytest.raises(SystemExit):
+        study.parse_args(["--task", "stairs"])

@@ -25,6 +25,17 @@ def spin_forever() -> None:
         pass
 
 
+def spin_in_c() -> int:
+    """A long loop inside one C call (builtin ``sum``), where no Python signal handler can run."""
+    return sum(range(10**13))
+
+
+def pid_then_spin() -> Iterator[int]:
+    """This worker's pid as a partial result, then a Python loop that never ends."""
+    yield os.getpid()
+    spin_forever()
+
+
 def allocate(mb: int) -> int:
     block = bytearray(mb * 1024 * 1024)
     return len(block)
@@ -54,3 +65,12 @@ def echo_or_spin(x: object) -> object:
     if x == "spin":
         spin_forever()
     return x
+
+
+def cpu_work(seconds: float, core: int) -> float:
+    """Pin this worker to ``core`` and spin until it has used ``seconds`` of CPU; returns the CPU used."""
+    os.sched_setaffinity(0, {core})
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        pass
+    return time.process_time() - start

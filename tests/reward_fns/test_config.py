@@ -51,6 +51,7 @@ def test_verl_passthrough_keys_are_ignored():
         ({"code": {"partial_credit": 1}}, "'code.partial_credit' must be true/false"),
         ({"weights": {"language": -1}}, "'weights.language' must be >= 0"),
         ({"math": {"timeout_s": 0}}, "'math.timeout_s' must be > 0"),
+        ({"math": {"timeout_s": 20}}, "'math.wall_timeout_s' must be >= 'math.timeout_s'"),
         ({"math": {"mode": "loose"}}, "'math.mode' must be one of ('strict', 'lenient')"),
         ({"math": {"float_rounding": 40}}, "'math.float_rounding' must be in 0..15"),
         ({"math": {"answer_patterns": ["ANS=(.*)"]}}, "unknown reward config key 'math.answer_patterns'"),

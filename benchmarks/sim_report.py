@@ -139,7 +139,7 @@ def write_report(
     results: Sequence[Any],
     out: Path,
     scenarios: dict[str, Any],
-    argv: Sequence[str],
+    command: str,
     main_methods: Sequence[str],
     cost_table: str = "",
 ) -> Path:
@@ -151,7 +151,7 @@ def write_report(
     lines = [
         "# Paper-scale simulation of prompt selection (a simulation, not training)",
         "",
-        f"Command: `python {' '.join(argv)}` (seeds {seeds}; {sum(r.wall_s for r in results):.0f} s of runs).",
+        f"Command: `{command}` (seeds {seeds}; {sum(r.wall_s for r in results):.0f} s of runs).",
         "The real `SRPOSampler` / `HistoryResampling` / `Curriculum` / `PreRolloutSkipper` choose the "
         "prompts; a synthetic learner (`benchmarks/sim_learner.py`) plays the policy. 256 prompts x 32 "
         "rollouts per step. Targets and ratios: `benchmarks/sim_report.py`.",

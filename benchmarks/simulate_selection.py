@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import REPO
+from benchmarks.harness import REPO, command_line
 from benchmarks.sim_cost import BEFORE_REF, SIZES, cost_table
 from benchmarks.sim_learner import LearnerSpec, SyntheticLearner
 from benchmarks.sim_report import write_report
@@ -297,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.CalledProcessError as err:  # e.g. a shallow clone without the 'before' commit
             costs = f"(not measured: `{' '.join(err.cmd)}` failed: {(err.stderr or '').strip()[:200]})"
     used = {name: scaled(name, scale) for name in args.scenarios}
-    path = write_report(results, args.out, used, sys.argv, MAIN_METHODS, costs)
+    path = write_report(
+        results, args.out, used, command_line("benchmarks.simulate_selection"), MAIN_METHODS, costs
+    )
     print(f"wrote {path}")
     return 0
 

@@ -93,7 +93,9 @@ def test_learner_signal_learning_unlearnable_and_forgetting():
 
 def test_report_writes_tables_and_plots(tmp_path):
     results = [sim.simulate("tiny", m, s, **KW) for m in ("grpo", "srpo", "srpo_readmit2") for s in (0, 1)]
-    path = write_report(results, tmp_path, {"tiny": TINY}, ["x"], sim.MAIN_METHODS, cost_table="| a |")
+    path = write_report(
+        results, tmp_path, {"tiny": TINY}, "python -m x", sim.MAIN_METHODS, cost_table="| a |"
+    )
     text = path.read_text()
     assert "| grpo | " in text and "| srpo_readmit2 | " in text and "| a |" in text
     assert (tmp_path / "sim-tiny.png").stat().st_size > 10_000

@@ -10,11 +10,16 @@ here raises on a bad *input*; only misuse (a closed pool) raises.
 The budget is CPU time, not wall-clock time, so that a verdict does not depend on how loaded the
 machine is: a legitimate answer that needs 0.3 s of CPU is graded even when other jobs leave the
 worker a fifth of a core (with a wall-clock bound it flipped to ``timeout``, and the reward with it).
-The parent watches the worker's CPU clock (``/proc/<pid>/stat``) without polling: one thread cannot
-spend CPU faster than the wall clock runs, so the parent sleeps until the earliest moment the budget
-could be spent, reads the clock, and sleeps again for what is left. A generous wall-clock backstop
-still kills a worker that makes no progress at all (blocked, stopped); that verdict is ``stalled``.
-Where there is no ``/proc`` the budget falls back to wall-clock time.
+Two guards enforce it. Inside the worker, a CPU timer (``ITIMER_PROF``) interrupts a call in
+Python code when its budget is spent; the worker reports ``timeout`` and lives on, with its caches
+(a killed worker's replacement re-parses every gold it meets: that, at each spurious timeout, is
+what made the lenient mode slower than math-verify). A call stuck in C code, where no signal handler
+runs, is killed by the parent, which watches the worker's CPU clock (``/proc/<pid>/stat``) without
+polling: one thread cannot spend CPU faster than the wall clock runs, so the parent sleeps until the
+earliest moment the budget (plus a small grace) could be spent, reads the clock, and sleeps again
+for what is left. A generous wall-clock backstop still kills a worker that makes no progress at all
+(blocked, stopped); that verdict is ``stalled``. Where there is no ``/proc`` the wall clock stands
+in for the CPU clock.
 
 Where workers come from: a *zygote*, a fresh interpreter (``python -m reward_fns.bounded``) that
 imports SymPy and the parser once and then forks a worker per request, handing it two pipes

@@ -184,9 +184,11 @@ def test_hostile_responses_return_within_the_bound():
         start = time.monotonic()
         r = compute_score("gsm8k", response, truth, **kwargs)
         elapsed = time.monotonic() - start
-        assert elapsed < 2.0 + 1.5, f"{name} took {elapsed:.1f}s"
+        # the bound is 2 s of CPU (+0.2 s before a kill); its wall time depends on the load, up to the
+        # 15 s backstop (the idle-machine latency is benchmarked: benchmarks/results/rewards.md)
+        assert elapsed < 15.0, f"{name} took {elapsed:.1f}s"
         assert math.isfinite(r["score"]) and set(r) == set(RESULT_KEYS), name
         if r["verifier_timeout"]:
-            assert r["acc"] == 0.0 and r["reason"].startswith("timeout"), name
+            assert r["acc"] == 0.0 and r["reason"] == "timeout(>2s cpu)", (name, r["reason"])
         if expected is not None:
             assert (r["acc"] == 1.0) is expected, (name, r["reason"])

@@ -48,7 +48,8 @@ def test_bounded_grading_inside_a_ray_actor():
         )
         assert time.monotonic() - start < 100
         (acc_h, reason_h, t_h), (acc_g, reason_g, _), (acc_n, reason_n, _) = out
-        assert acc_h == 0.0 and reason_h.startswith("timeout") and t_h < 2.0 + 3.0
+        # the bound is 2 s of CPU: how long that takes depends on the load; 15 s is the wall backstop
+        assert acc_h == 0.0 and reason_h.startswith("timeout") and t_h < 15.0
         assert (acc_g, reason_g) == (1.0, "equal")
         assert (acc_n, reason_n) == (0.0, "no_answer")
     finally:

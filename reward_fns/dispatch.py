@@ -244,9 +244,16 @@ async def grade_code_row_async(cfg: RewardConfig, item: Row) -> dict:
     response, ground_truth, row, extra_info = item
     spec = _code_spec(ground_truth, row, extra_info)
     program = extract_program(response, cfg.code.tags_for(spec.language), cfg.code.require_fence)
-    parts = (await asyncio.to_thread(_text_parts, cfg, [response], "code"))[0]
-    run = None if program is None else await asyncio.wrap_future(_grader(cfg).submit(program, spec))
-    return _code_result(cfg, program, parts, run)
+    # the program goes to the sandbox first: its format and language parts, graded meanwhile on
+    # the verifier pool, may queue behind a step's math rewards
+    run = None if program is None else asyncio.wrap_future(_grader(cfg).submit(program, spec))
+    try:
+        parts = (await asyncio.to_thread(_text_parts, cfg, [response], "code"))[0]
+    except BaseException:
+        if run is not None:
+            run.cancel()
+        raise
+    return _code_result(cfg, program, parts, None if run is None else await run)
 
 
 def compute_score_batch(

@@ -241,7 +241,8 @@ class Verdict(StrEnum):
     COMPILE_ERROR = "compile_error"
     """The program (C++) did not compile; the result's stderr_tail holds the compiler's message tail."""
     SKIPPED = "skipped"
-    """Not run: an earlier case of the same run crashed and the config asks to stop there (fail_fast)."""
+    """Not run: an earlier case of the same run crashed, or the first case failed, and the config
+    asks to stop there (fail_fast)."""
 
 
 @dataclass(frozen=True)
@@ -322,8 +323,9 @@ class SandboxConfig:
     """Address-space limit of the compiler (None: memory_mb); a larger one grows the container's cap."""
     fail_fast: bool = False
     """Stop a program's run at its first case that does not finish cleanly (runtime error, time,
-    memory or output limit); later cases are SKIPPED. Wrong answers are judged on the host after the
-    run, so they never stop one. Worth it when only all-passed counts: most failing programs crash."""
+    memory or output limit); later cases are SKIPPED. Wrong answers are judged on the host after
+    the run, so a Python program's first case runs alone and the rest only if it passed (a wrong
+    answer later on does not stop the run). Worth it when only all-passed counts."""
     recycle_after: int = 500
     """Replace a container after this many runs even if it looks clean."""
     stderr_tail_bytes: int = 2000

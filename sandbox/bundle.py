@@ -15,7 +15,7 @@ import os
 
 SHIPPED = ("bundle", "plain", "runner", "judge", "cleanup", "forkserver", "supervisor")  # dependency order
 RUNNER = ("plain", "runner")
-FORK_SERVER = ("plain", "runner", "forkserver")  # what a fork server's children may need
+FORK_SERVER = ("plain", "runner", "judge", "forkserver")  # what a fork server's children may need
 _SOURCES: dict[str, str] = {}  # the loader fills this inside the sandbox; the host reads the files
 
 _LOADER = """import sys
@@ -43,7 +43,7 @@ def _boot(call: str) -> str:
 
 
 RUNNER_BOOT = _boot("sys.modules['sandbox.runner'].main()\n")
-FORK_SERVER_BOOT = _boot("sys.modules['sandbox.forkserver'].serve(int(sys.argv[1]))\n")
+FORK_SERVER_BOOT = _boot("sys.modules['sandbox.forkserver'].serve(int(sys.argv[1]), *sys.argv[2:])\n")
 
 
 def sources() -> dict[str, str]:

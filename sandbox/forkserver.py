@@ -5,11 +5,14 @@ interpreter that already imported the program's runtime costs well under a milli
 supervisor starts this server once, before it empties its capability bounding set (the server
 keeps SETUID/SETGID to drop each child to the program uid), and then asks it for one child per
 case over a Unix socket, handing over the case's stdin, stdout and stderr (and, for `call` and
-`assert`, the two pipes to the test process) as file descriptors.
+`assert`, the call and reply pipes) as file descriptors. A second server of the same kind, role
+"test", forks the test processes of `assert` cases (uid 10002, left undumpable); their test code
+comes in a file descriptor (a memfd) only that child receives, read after the fork.
 
 Why no state flows between children, or back into the server:
-- The server never receives a program, an input or a test: only a mode, a case dir and limits.
-  Each child reads prog.py from its own case dir after the fork.
+- The server never receives a program, an input or a test: only a mode, a case dir and limits
+  (and fds it passes on unread, closed before its next fork). Each child reads prog.py from its
+  own case dir, or its test from its own fd, after the fork.
 - The server runs as root of the container (another uid than programs), is not dumpable, and
   holds nothing a child can open: a child can neither signal, trace nor write to it. Its only
   input from a child is the exit status (waitpid).
@@ -22,9 +25,10 @@ Why no state flows between children, or back into the server:
 What children do share: the server's hash seed (str hashes, and so set order, are the same in
 every child; `random` reseeds itself in each child) and the modules imported here.
 
-Messages are JSON over a SOCK_SEQPACKET socketpair. Request: {"mode", "case_dir", "limits",
-"cpu_s", "uid"} with the fds [stdin, stdout, stderr(, call_r, reply_w)]; replies {"pid": n},
-then {"status": waitstatus} when the child is gone (or {"error": text} if the fork failed).
+Messages are short lines of words over a SOCK_SEQPACKET socketpair. Request (encode_request):
+mode, CPU seconds, uid, the rlimits and the case dir, with the fds [stdin, stdout, stderr(, call_r,
+reply_w)] (a test process: [null, null, null, call_w, reply_r, report_w, case]); replies `pid <pid> <standby pid>`, then `status <waitstatus>` when the child is gone
+(or `error <text>` if the fork failed).
 Stdlib only: this module is shipped into the sandbox (see bundle.py).
 """
 
@@ -41,14 +45,37 @@ import sys
 
 # Imported once here, so programs that use them (most do) find them loaded.
 PRELOAD = ("collections", "functools", "heapq", "bisect", "itertools", "math", "re", "string", "typing")
-CHILD_FDS = 5  # stdin, stdout, stderr, then the call and reply pipes of call/assert cases
+CHILD_FDS = 7  # stdin, stdout, stderr, the call and reply pipes; a test child's report pipe and case
+JUDGE = "judge"  # the mode of a test process (assert cases), forked by the supervisor's test server
 REPLY_TIMEOUT_S = 10.0
+
+
+# ---------------------------------------------------------------- messages
+
+
+def encode_request(mode: str, case_dir: str, limits: dict, cpu_s: int, uid) -> bytes:
+    """A case for a child as one line of words (the case dir last, as it may hold spaces): no JSON
+    to parse in every child, so fewer of the server's pages touched and copied."""
+    rlimits = ",".join(f"{key}={int(value)}" for key, value in limits.items())
+    return f"{mode} {int(cpu_s)} {'-' if uid is None else int(uid)} {rlimits} {case_dir}".encode()
+
+
+def decode_request(msg: bytes) -> dict:
+    mode, cpu_s, uid, rlimits, case_dir = msg.decode().split(" ", 4)
+    return {
+        "mode": mode,
+        "case_dir": case_dir,
+        "cpu_s": int(cpu_s),
+        "uid": None if uid == "-" else int(uid),
+        "limits": {key: int(value) for key, _, value in (item.partition("=") for item in rlimits.split(","))},
+    }
 
 
 # ---------------------------------------------------------------- the server (its own interpreter)
 
 
 _LIBC = None  # libc through ctypes, loaded once by serve()
+_ROLE = "program"  # what this server's children become (serve's role)
 
 
 def _prctl(option: int, value: int) -> None:
@@ -74,13 +101,19 @@ def _warm_up() -> None:
     for key in ("AS", "FSIZE", "CORE", "NOFILE", "CPU"):
         limit = getattr(resource, f"RLIMIT_{key}")
         resource.setrlimit(limit, resource.getrlimit(limit))
-    os.getcwd()
-    json.loads(json.dumps({"mode": "stdio", "limits": {"as": 1}}))
+    os.chdir(os.getcwd())
+    os.setresgid(*os.getresgid())  # no change: binds the calls a child makes (ld.so's lazy lookups)
+    os.setresuid(*os.getresuid())
+    decode_request(encode_request("stdio", "/", {"as": 1 << 30}, 1, None))
 
 
-def serve(sock_fd: int) -> None:
-    """The server's loop: one child per request, until the supervisor closes the socket."""
-    global _LIBC
+def serve(sock_fd: int, role: str = "program") -> None:
+    """The server's loop: one child per request, until the supervisor closes the socket.
+
+    `role` "program" forks programs, "test" the test processes of assert cases (their standby
+    children leave their OOM score alone: the program stays the OOM killer's first choice)."""
+    global _LIBC, _ROLE
+    _ROLE = role
     _LIBC = ctypes.CDLL(None, use_errno=True)
     _prctl(4, 0)  # PR_SET_DUMPABLE 0: no one may trace us or open our /proc files
     if os.getuid() == 0:
@@ -94,7 +127,7 @@ def serve(sock_fd: int) -> None:
     gc.freeze()  # what is loaded now stays shared with children instead of being copied on write
     sock = socket.socket(fileno=sock_fd)
     standby = _standby()
-    sock.send(json.dumps({"standby": standby and standby[0]}).encode())
+    sock.send(b"standby %d" % (standby[0] if standby else 0))
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, CHILD_FDS)
@@ -110,15 +143,15 @@ def serve(sock_fd: int) -> None:
             if child is None or not _hand_over(child, msg, fds):
                 for fd in fds:
                     os.close(fd)
-                sock.send(json.dumps({"error": "the fork server could not fork"}).encode())
+                sock.send(b"error the fork server could not fork")
                 continue
         for fd in fds:
             os.close(fd)
         standby = _standby()  # the next case's child gets ready while this one runs
-        sock.send(json.dumps({"pid": child[0], "standby": standby and standby[0]}).encode())
+        sock.send(b"pid %d %d" % (child[0], standby[0] if standby else 0))
         _, status = os.waitpid(child[0], 0)
         _reap()
-        sock.send(json.dumps({"status": status}).encode())
+        sock.send(b"status %d" % status)
 
 
 def _reap() -> None:
@@ -148,14 +181,21 @@ def _standby() -> tuple | None:
         os.closerange(3, keep)  # the server's socket and every other fd; 0-2 are /dev/null
         os.closerange(keep + 1, 1 << 16)
         os.setsid()
-        with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as f:
-            f.write("1000")  # the program, never the supervisor, is the OOM killer's choice
+        if _ROLE == "program":
+            with contextlib.suppress(
+                OSError
+            ):  # the program, never the supervisor, is the OOM killer's choice
+                oom = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+                try:
+                    os.write(oom, b"1000")
+                finally:
+                    os.close(oom)
         msg, fds, _, _ = socket.recv_fds(theirs, 1 << 16, CHILD_FDS)
     except BaseException:
         os._exit(125)
     if not msg:  # the server is gone
         os._exit(0)
-    _child(json.loads(msg), fds)  # never returns
+    _child(decode_request(msg), fds)  # never returns
 
 
 def _hand_over(child: tuple, msg: bytes, fds: list) -> bool:
@@ -188,7 +228,8 @@ def _child(req: dict, fds: list) -> None:
             os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)  # all three ids: no capability is left, none can come back
-        _prctl(4, 1)  # dumpable again, as an exec'd program would be (its own /proc files are its own)
+        if req["mode"] != JUDGE:  # a test process stays undumpable: no program may read or trace it
+            _prctl(4, 1)  # dumpable again, as an exec'd program would be (its own /proc files are its own)
         os.environ.clear()
         os.environ.update(
             PATH="/usr/local/bin:/usr/bin:/bin",
@@ -204,10 +245,34 @@ def _child(req: dict, fds: list) -> None:
         os._exit(125)
     if req["mode"] == "stdio":
         os._exit(_run_script())
+    if req["mode"] == JUDGE:
+        _judge()
     from sandbox import runner
 
     runner.main([req["mode"], "3", "4"])
     os._exit(0)
+
+
+def _judge() -> None:
+    """Be the test process of an assert case (fds: 3 call, 4 reply, 5 report, 6 the case).
+
+    The test code reaches this child only now, after its fork, from a file only it was given, so
+    no later child of the server can inherit it. The report goes to the supervisor on fd 5."""
+    from sandbox import judge
+
+    try:
+        case = json.loads(b"".join(iter(lambda: os.read(6, 1 << 20), b"")))
+        os.close(6)
+        channel = judge.Channel(3, 4, int(case["max_reply"]))
+        report = judge.run_assert(channel, case["code"], case.get("entry_point"))
+    except BaseException as e:
+        report = {"kind": "crashed", "error": f"the test process failed: {type(e).__name__}: {e}"}
+    try:
+        data = json.dumps(report).encode()
+        while data:
+            data = data[os.write(5, data) :]
+    finally:
+        os._exit(0)
 
 
 def _run_script() -> int:
@@ -284,11 +349,13 @@ class ForkedProgram:
     program costs no round trip: the supervisor is already reading the program's output while
     the server forks."""
 
-    def __init__(self, server: ForkServer, stdout_fd: int, stderr_fd: int) -> None:
+    def __init__(self, server: ForkServer, stdout_fd: int | None, stderr_fd: int | None) -> None:
+        """stdout_fd and stderr_fd: our ends of its output pipes (None: its output is discarded)."""
         self.server = server
         self._pid: int | None = None
-        self.stdout = open(stdout_fd, "rb", buffering=0)  # noqa: SIM115 - closed by the supervisor
-        self.stderr = open(stderr_fd, "rb", buffering=0)  # noqa: SIM115
+        # closed by the supervisor
+        self.stdout = None if stdout_fd is None else open(stdout_fd, "rb", buffering=0)  # noqa: SIM115
+        self.stderr = None if stderr_fd is None else open(stderr_fd, "rb", buffering=0)  # noqa: SIM115
         self.returncode: int | None = None
 
     @property
@@ -325,14 +392,14 @@ class ForkedProgram:
 class ForkServer:
     """The supervisor's handle on its fork server process."""
 
-    def __init__(self, argv: list, env: dict, spared: set) -> None:
-        """Start the server; `spared` is the set of pids the clean-up must not kill, kept up to
-        date with the server's and its standby child's."""
+    def __init__(self, argv: list, env: dict, spared: set, role: str = "program") -> None:
+        """Start the server (`role`: see serve); `spared` is the set of pids the clean-up must not
+        kill, kept up to date with the server's and its standby child's."""
         import subprocess
 
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.proc = subprocess.Popen(
-            [*argv, str(theirs.fileno())],
+            [*argv, str(theirs.fileno()), role],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -370,23 +437,51 @@ class ForkServer:
             raise OSError(f"the fork server does not answer: {e}") from None
         if not data:
             raise OSError("the fork server is gone")
-        return json.loads(data)
+        kind, _, rest = data.decode("ascii", "replace").partition(" ")
+        if kind == "error":
+            return {"error": rest}
+        try:
+            numbers = [int(x) for x in rest.split()]
+            if kind == "pid":
+                return {"pid": numbers[0], "standby": numbers[1] or None}
+            if kind == "status":
+                return {"status": numbers[0]}
+            if kind == "standby":
+                return {"standby": numbers[0] or None}
+        except (ValueError, IndexError):
+            pass
+        raise OSError(f"unexpected fork server reply {data[:100]!r}")
 
     def spawn(self, mode: str, case_dir: str, fds: list, limits: dict, cpu_s: int, uid) -> ForkedProgram:
         """Fork a child running the case; fds are its stdin and, for call/assert, its two pipes."""
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         try:
-            req = {"mode": mode, "case_dir": case_dir, "limits": limits, "cpu_s": cpu_s, "uid": uid}
-            socket.send_fds(self.sock, [json.dumps(req).encode()], [fds[0], out_w, err_w, *fds[1:]])
-        except OSError as e:
+            self._send(encode_request(mode, case_dir, limits, cpu_s, uid), [fds[0], out_w, err_w, *fds[1:]])
+        except OSError:
             for fd in (out_r, err_r):
                 os.close(fd)
-            raise OSError(f"the fork server does not answer: {e}") from None
+            raise
         finally:
             os.close(out_w)
             os.close(err_w)
         return ForkedProgram(self, out_r, err_r)
+
+    def spawn_test(self, fds: list, limits: dict, cpu_s: int, uid) -> ForkedProgram:
+        """Fork the test process of an assert case; fds: its call, reply and report pipes and a
+        file holding the case. Its stdin, stdout and stderr are /dev/null."""
+        null = os.open(os.devnull, os.O_RDWR)
+        try:
+            self._send(encode_request(JUDGE, "/", limits, cpu_s, uid), [null, null, null, *fds])
+        finally:
+            os.close(null)
+        return ForkedProgram(self, None, None)
+
+    def _send(self, request: bytes, fds: list) -> None:
+        try:
+            socket.send_fds(self.sock, [request], fds)
+        except OSError as e:
+            raise OSError(f"the fork server does not answer: {e}") from None
 
     def close(self) -> None:
         self.sock.close()

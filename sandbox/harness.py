@@ -1,8 +1,8 @@
 """Host side of a run: turn (program, spec) into a supervisor request, and its reply into verdicts.
 
 Expected stdout and `call` return values never leave the host: the supervisor reports what each
-case printed (or what the test process received as plain data) and how it ended, and the
-comparison happens here, out of the program's reach. `assert` cases are judged by the test
+case printed (or, for `call`, the program's raw replies, decoded only here) and how it ended, and
+the comparison happens here, out of the program's reach. `assert` cases are judged by the test
 process in the sandbox (judge.py); its report is what this module turns into a verdict.
 """
 
@@ -12,7 +12,7 @@ import json
 import signal
 from typing import Any
 
-from sandbox import plain
+from sandbox import judge, plain
 from sandbox.api import (
     AssertCase,
     CallCase,
@@ -165,8 +165,20 @@ def _returned(case: CallCase, report: dict[str, Any], result) -> TestResult:
     return result(Verdict.WRONG_ANSWER, f"expected {_short(expected)}, got {_short(value)}")
 
 
+def _call_report(case: CallCase, spec: TestSpec, raw: dict[str, Any], config: SandboxConfig) -> Any:
+    """A call case's report, rebuilt here from the program's raw replies (the supervisor sent the
+    call and kept what came back, undecoded); None when there are none (the case never ran)."""
+    replies = raw.get("reply")
+    if not isinstance(replies, str):
+        return None
+    max_reply = config.output_limit_bytes + (64 << 10)
+    return judge.replay_call(
+        replies.encode("utf-8", "replace"), str(spec.fn_name), list(case.args), dict(case.kwargs), max_reply
+    )
+
+
 def _judge_report(spec: TestSpec, case: CallCase | AssertCase, raw: dict[str, Any], result) -> TestResult:
-    """The verdict of a call/assert case from the test process's report."""
+    """The verdict of a call/assert case from its report (the test process's, or the call's replay)."""
     report = raw.get("report")
     if not isinstance(report, dict):
         return result(
@@ -201,8 +213,10 @@ def judge_case(spec: TestSpec, index: int, raw: dict[str, Any], config: SandboxC
     if raw.get("status") == "error":
         return result(Verdict.SANDBOX_ERROR, str(raw.get("message", "supervisor error")))
     if raw.get("status") == "skipped":
-        return result(Verdict.SKIPPED, "not run: an earlier case did not finish cleanly (fail_fast)")
+        return result(Verdict.SKIPPED, SKIPPED_DETAIL.format("an earlier case did not finish cleanly"))
     case = spec.cases[index]
+    if isinstance(case, CallCase):
+        raw = {**raw, "report": _call_report(case, spec, raw, config)}
     report = raw.get("report") if isinstance(raw.get("report"), dict) else {}
     error = str(report.get("error") or "") if spec.format != "stdio" else _last_exception(stderr)
     limited = _limit_verdict(spec, raw, config, error)
@@ -237,6 +251,14 @@ def judge_run(spec: TestSpec, reply: dict[str, Any], config: SandboxConfig) -> R
         return sandbox_error_run(spec, f"malformed supervisor reply: {str(reply)[:300]}")
     compile_s = float(compiled["wall_s"]) if isinstance(compiled, dict) else None
     return RunResult([judge_case(spec, i, raw, config) for i, raw in enumerate(raws)], compile_s)
+
+
+SKIPPED_DETAIL = "not run: {} (fail_fast)"
+
+
+def skipped_tests(n: int, why: str) -> list[TestResult]:
+    """n SKIPPED results saying why (fail_fast stopped the run before them)."""
+    return [TestResult(Verdict.SKIPPED, 0.0, "", SKIPPED_DETAIL.format(why)) for _ in range(n)]
 
 
 def sandbox_error_run(spec: TestSpec, detail: str, wall_s: float = 0.0) -> RunResult:

@@ -1,11 +1,16 @@
 """Trusted side of a `call` or `assert` case: the test runs here, against proxies of the program.
 
-The supervisor forks this process for each case and drops it to the test uid before anything
+For an `assert` case the supervisor forks this process and drops it to the test uid before anything
 runs, so the program (another uid) cannot read, signal, trace or write to it. The program's
 functions are reached only through `Channel.call`: arguments go out and return values come back
 as plain data (plain.py) and are rebuilt here as fresh builtin values, so every comparison the
 test makes is between values this process built. The test code and expected values never leave
 this process; the verdict is this module's report, written to a pipe only the supervisor reads.
+
+A `call` case needs no test code, so it needs no test process: the supervisor sends the one call
+request itself and hands the program's raw replies to the host, which rebuilds the verdict with
+`replay_call` (the same `run_call` over the recorded bytes). The program's reply is then decoded
+only outside the sandbox, and a case costs one process instead of two.
 
 Report kinds: passed | assertion | error (the test raised) | returned (call format; the host
 compares) | raised (call format) | not_defined | missing | not_plain | program_gone.
@@ -58,7 +63,8 @@ def _write_back(target: object, new: object) -> None:
 class Channel:
     """Calls into the program over two pipes; replies are bounded and decoded as plain data."""
 
-    def __init__(self, call_fd: int, reply_fd: int, max_reply: int) -> None:
+    def __init__(self, call_fd: int | None, reply_fd: int | None, max_reply: int) -> None:
+        """None for both fds: a replay of replies recorded in `buf` (nothing is sent)."""
         self.call_fd = call_fd
         self.reply_fd = reply_fd
         self.max_reply = max_reply
@@ -74,7 +80,7 @@ class Channel:
         while (end := self.buf.find(b"\n")) < 0:
             if len(self.buf) > self.max_reply:
                 raise self.fail(f"a reply of the program is over {self.max_reply} bytes")
-            chunk = os.read(self.reply_fd, 1 << 16)
+            chunk = os.read(self.reply_fd, 1 << 16) if self.reply_fd is not None else b""
             if not chunk:
                 raise self.fail("the program exited before the test finished")
             self.buf += chunk
@@ -91,7 +97,7 @@ class Channel:
     def call(self, name: str, args: tuple, kwargs: dict) -> object:
         if self.broken:
             raise ProgramGone(self.broken)
-        data = (plain.encode([name, list(args), dict(kwargs)]) + "\n").encode()
+        data = call_request(name, args, kwargs) if self.call_fd is not None else b""
         try:
             while data:
                 data = data[os.write(self.call_fd, data) :]
@@ -210,3 +216,23 @@ def run_call(channel: Channel, fn_name: str, args: list, kwargs: dict) -> dict:
     except BaseException as e:
         return {"kind": "raised", "error": _error_line(e)}
     return {"kind": "returned", "value": plain.encode(value)}
+
+
+def call_request(name: str, args: tuple | list, kwargs: dict) -> bytes:
+    """The line that asks the program to call `name` (runner.py reads it)."""
+    return (plain.encode([name, list(args), dict(kwargs)]) + "\n").encode()
+
+
+def call_returned(replies: bytes) -> bool:
+    """Whether recorded call replies are a definition and a returned value (not yet decoded or
+    checked: the host judges); what fail_fast asks of a `call` case inside the sandbox."""
+    lines = replies.split(b"\n", 2)
+    return len(lines) > 2 and lines[0].startswith(b'["ready"') and lines[1].startswith(b'["value"')
+
+
+def replay_call(replies: bytes, fn_name: str, args: list, kwargs: dict, max_reply: int) -> dict:
+    """`run_call`'s report from the program's replies as the supervisor recorded them (at most
+    max_reply + 1 bytes; a longer reply is refused as in a live test)."""
+    channel = Channel(None, None, max_reply)
+    channel.buf += replies
+    return run_call(channel, fn_name, args, kwargs)

@@ -17,10 +17,11 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import replace
 from typing import Any
 
 from sandbox.api import RunResult, SandboxConfig, SandboxError, SandboxUnavailable, TestSpec
-from sandbox.harness import build_request, judge_run, reply_deadline_s, sandbox_error_run
+from sandbox.harness import build_request, judge_run, reply_deadline_s, sandbox_error_run, skipped_tests
 
 log = logging.getLogger(__name__)
 
@@ -222,11 +223,27 @@ class PooledSandbox:
             raise
 
     def run(self, program: str, spec: TestSpec) -> RunResult:
-        """Run one program against every case of `spec`."""
+        """Run one program against every case of `spec`.
+
+        With fail_fast a Python program's first case runs alone, and the others only if it
+        passed: a wrong answer is judged here, after the run, so a program that is wrong on its
+        first case (most wrong programs) would otherwise run all of its cases for nothing. Only
+        all-passed counts then, so the reward is the same. C++ runs at once (it compiles per run).
+        """
         if not isinstance(program, str):
             raise TypeError(f"program must be str, got {type(program).__name__}")
         if not isinstance(spec, TestSpec):
             raise TypeError(f"spec must be a TestSpec (use TestSpec.from_json), got {type(spec).__name__}")
+        if not (self.config.fail_fast and spec.language == "python" and len(spec.cases) > 1):
+            return self._run_once(program, spec)
+        first = self._run_once(program, replace(spec, cases=spec.cases[:1]))
+        if not first.all_passed:
+            return RunResult(first.tests + skipped_tests(len(spec.cases) - 1, "the first case did not pass"))
+        rest = self._run_once(program, replace(spec, cases=spec.cases[1:]))
+        return RunResult(first.tests + rest.tests)
+
+    def _run_once(self, program: str, spec: TestSpec) -> RunResult:
+        """One supervisor request: the program against every case of `spec`."""
         run_id = next(self._ids)
         request = build_request(run_id, program, spec, self.config)
         worker = self._pool.acquire()

@@ -55,7 +55,7 @@ def _builtin_exception(e: BaseException) -> str:
     return "Exception"
 
 
-def _define(source: str, name: str) -> dict:
+def _define(source: bytes, name: str) -> dict:
     namespace = {"__name__": name, "__builtins__": builtins}
     exec(compile(source, "prog.py", "exec"), namespace)
     return namespace
@@ -102,14 +102,34 @@ def _answer(namespace: dict, request: list, methods: bool) -> list:
     return ["value", value, mutated]
 
 
+def _read_file(path: str) -> bytes:
+    """A file's bytes through os.read: the io stack's objects would cost a forked child its pages.
+    compile() decodes them as the interpreter decodes a script (UTF-8 or the coding cookie)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return b"".join(iter(lambda: os.read(fd, 1 << 20), b""))
+    finally:
+        os.close(fd)
+
+
+def _next_line(fd: int, pending: bytearray) -> bytes | None:
+    """The next line read from fd (without its newline), or None at the end."""
+    while (end := pending.find(b"\n")) < 0:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return None
+        pending += chunk
+    line = bytes(pending[:end])
+    del pending[: end + 1]
+    return line
+
+
 def main(argv: list | None = None) -> None:
     """argv: mode, call fd, reply fd (sys.argv[1:] when started as its own interpreter)."""
     args = sys.argv[1:] if argv is None else argv
     mode, call_fd, reply_fd = args[0], int(args[1]), int(args[2])
-    calls = os.fdopen(call_fd, "rb")
     try:
-        with open("prog.py", encoding="utf-8") as f:
-            namespace = _define(f.read(), "__main__" if mode == "assert" else "solution")
+        namespace = _define(_read_file("prog.py"), "__main__" if mode == "assert" else "solution")
     except SystemExit as e:
         _send(reply_fd, ["not_defined", f"SystemExit({e.code!r}) raised while the program was being defined"])
         os._exit(1)
@@ -118,11 +138,12 @@ def main(argv: list | None = None) -> None:
         _send(reply_fd, ["not_defined", _last_line(e)])
         os._exit(1)
     _send(reply_fd, ["ready", [n for n, v in list(namespace.items()) if isinstance(n, str) and callable(v)]])
+    pending = bytearray()
     while True:
-        line = calls.readline()
-        if not line:  # the test is over
+        line = _next_line(call_fd, pending)
+        if line is None:  # the test is over
             os._exit(0)
-        reply = _answer(namespace, plain.decode(line.rstrip(b"\n")), mode == "call")
+        reply = _answer(namespace, plain.decode(line), mode == "call")
         sys.stdout.flush()
         sys.stderr.flush()
         _send(reply_fd, reply)

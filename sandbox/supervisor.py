@@ -5,10 +5,11 @@ only). It is the container's PID 1 (or PID 1 of a private PID namespace for the 
 that makes it immune to signals sent by the programs it runs, and lets `kill(-1, SIGKILL)` remove
 every process a run left behind.
 
-A `stdio` case is the program alone. A `call` or `assert` case is two processes: the program,
-under runner.py, as the program uid, and the test, under judge.py, forked from here and dropped
-to a second uid. They talk over two pipes in plain data (plain.py); only the test process holds
-the pipe to us that carries the verdict.
+A `stdio` case is the program alone. A `call` case is the program under runner.py, as the
+program uid: we send it the one call request and return its raw replies, which the host decodes
+and judges (judge.replay_call). An `assert` case is two processes: the program, under runner.py,
+and the test, under judge.py, forked from here and dropped to a second uid. They talk over two
+pipes in plain data (plain.py); only the test process holds the pipe to us that carries the verdict.
 
 Protocol: one JSON object per line on stdin, one JSON object per line on stdout.
   {"op": "ping"}                      -> {"op": "pong", ...}
@@ -70,6 +71,7 @@ RUNNER_PAYLOAD = bundle.payload(bundle.RUNNER)
 # "fresh_interpreter" (each Python program starts its own); see SandboxConfig.start_mode.
 START_MODE = os.environ.get("SRPO_SANDBOX_START") or "fresh_interpreter"
 FORK_SERVER = None  # the running server in fork_server mode, started by main()
+TEST_SERVER = None  # its twin that forks the test processes of assert cases (fork_server mode)
 PROGRAM_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "LANG": "C.UTF-8",
@@ -77,10 +79,13 @@ PROGRAM_ENV = {
 }
 
 
+_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded once: every test process calls prctl
+
+
 def _make_undumpable() -> None:
     # Same-uid programs (local backend) could otherwise ptrace us or open /proc/1/fd/* and forge replies.
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+        _LIBC.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
 
 
 def _empty_bounding_set() -> None:
@@ -164,7 +169,7 @@ def _prefer_as_oom_victim(pid: int) -> None:
 
 
 def _start_test_process(req: dict, case: dict, fds: tuple, limits: dict, cpu_s: int) -> int:
-    """Fork the test process: the test uid, only its three pipes, stdio on /dev/null; returns its pid."""
+    """Fork the test process of an `assert` case: the test uid, only its three pipes, stdio on /dev/null; returns its pid."""
     pid = os.fork()
     if pid:
         return pid
@@ -173,23 +178,20 @@ def _start_test_process(req: dict, case: dict, fds: tuple, limits: dict, cpu_s: 
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):  # the host's pipes are stdin/stdout here: the test must not touch them
             os.dup2(null, fd)
-        keep = {0, 1, 2, *fds}
-        for name in os.listdir("/proc/self/fd"):
-            if int(name) not in keep:
-                with contextlib.suppress(OSError):
-                    os.close(int(name))
+        low = 3
+        for fd in sorted(fds):  # every fd but stdio and the three pipes
+            os.closerange(low, fd)
+            low = fd + 1
+        os.closerange(low, 1 << 16)
         if TEST_UID is not None:
             os.setgroups([])
             os.setgid(TEST_UID)
             os.setuid(TEST_UID)  # drops every capability; the kernel also marks us undumpable
         _make_undumpable()
         os.chdir("/")
-        _set_rlimits({**limits, "as": limits["as"] + (64 << 20), "fsize": 1 << 20}, cpu_s)
+        _set_rlimits(_test_limits(limits), cpu_s)
         channel = judge.Channel(call_w, reply_r, int(req["output_limit"]) + (64 << 10))
-        if req["format"] == "call":
-            report = judge.run_call(channel, req["fn_name"], case["args"], case["kwargs"])
-        else:
-            report = judge.run_assert(channel, case["code"], req.get("entry_point"))
+        report = judge.run_assert(channel, case["code"], req.get("entry_point"))
     except BaseException as e:
         report = {"kind": "crashed", "error": f"the test process failed: {type(e).__name__}: {e}"}
     try:
@@ -208,11 +210,15 @@ def _stop_program(proc) -> None:
         cleanup.kill_uid(PROGRAM_UID)
 
 
-def _collect(proc, deadline: float, out_limit: int, err_keep: int, report_fd=None) -> dict:
+def _collect(
+    proc, deadline: float, out_limit: int, err_keep: int, report_fd=None, call=None, report_lines=0
+) -> dict:
     """Read the program's stdout/stderr (and the test's report) until the case is over.
 
-    Over means: the program exited (stdio), the test process closed its report pipe (call and
-    assert), the deadline passed, or stdout grew too long. A pidfd wakes us when the program exits,
+    Over means: the program exited (stdio), the test process closed its report pipe (assert),
+    the program's replies are in (call: `report_fd` is its reply pipe, `call` the (fd, request)
+    we write to it, done after `report_lines` lines or the reply limit), the deadline passed, or
+    stdout grew too long. A pidfd wakes us when the program exits,
     so grandchildren that keep the pipes open cannot stall the run; without pidfd support the exit
     is polled every 20 ms. When a program under test exits early, its remaining processes are
     killed so the test process sees its pipe close."""
@@ -225,6 +231,12 @@ def _collect(proc, deadline: float, out_limit: int, err_keep: int, report_fd=Non
     if report_fd is not None:
         os.set_blocking(report_fd, False)
         sel.register(report_fd, selectors.EVENT_READ, "report")
+    report_limit = out_limit + (64 << 10 if report_lines else 1 << 20)  # judge.Channel's bound
+    pending = b""
+    if call is not None:
+        call_fd, pending = call
+        os.set_blocking(call_fd, False)
+        sel.register(call_fd, selectors.EVENT_WRITE, "call")
     pidfd = exit_fd = getattr(proc, "exit_fd", None)  # a fork server child: its status message
     if exit_fd is None:
         with contextlib.suppress(OSError, AttributeError):
@@ -234,8 +246,10 @@ def _collect(proc, deadline: float, out_limit: int, err_keep: int, report_fd=Non
     state = "running"
     program_ended = False
 
+    newlines = 0
+
     def read(fd: int, what: str) -> bool:
-        nonlocal out_total, err
+        nonlocal out_total, err, newlines
         try:
             data = os.read(fd, 1 << 16)
         except BlockingIOError:
@@ -252,8 +266,24 @@ def _collect(proc, deadline: float, out_limit: int, err_keep: int, report_fd=Non
             if len(err) > 2 * err_keep:
                 err = err[-err_keep:]
         else:
-            report.extend(data[: max(0, out_limit + (1 << 20) - len(report))])
+            kept = data[: max(0, report_limit + 1 - len(report))]
+            report.extend(kept)
+            newlines += kept.count(b"\n")
         return True
+
+    def replies_in() -> bool:
+        return bool(report_lines) and (newlines >= report_lines or len(report) > report_limit)
+
+    def send(fd: int) -> None:
+        nonlocal pending
+        try:
+            pending = pending[os.write(fd, pending[: 1 << 16]) :]
+        except BlockingIOError:
+            return
+        except OSError:  # the program closed its end: it will not read the call
+            pending = b""
+        if not pending:
+            sel.unregister(fd)
 
     def program_exited() -> None:
         nonlocal state, program_ended
@@ -275,8 +305,13 @@ def _collect(proc, deadline: float, out_limit: int, err_keep: int, report_fd=Non
                         continue  # the fork server's first reply (the pid), not the exit
                     sel.unregister(pidfd)
                     program_exited()
+                elif key.data == "call":
+                    send(key.fd)
                 elif not read(key.fd, key.data) and key.data == "report" and key.fd not in sel.get_map():
                     state = "judged"
+                elif key.data == "report" and replies_in():
+                    state = "judged"
+                    break
                 if out_total > out_limit:
                     state = "output_limit"
                     break
@@ -332,10 +367,37 @@ def _fork(mode: str, case_dir: str, stdin_path: str, pass_fds: tuple, limits: di
 
 
 def start_fork_server() -> None:
-    """Start the fork server while we still hold SETUID/SETGID to pass on (before main() drops them)."""
-    global FORK_SERVER
+    """Start the fork servers while we still hold SETUID/SETGID to pass on (before main() drops
+    them): one for programs, one for the test processes of assert cases, which would otherwise be
+    forks of this process (a larger one, whose pages we would then copy as we write them)."""
+    global FORK_SERVER, TEST_SERVER
     argv = [sys.executable, "-I", "-c", bundle.FORK_SERVER_BOOT, bundle.payload(bundle.FORK_SERVER)]
     FORK_SERVER = forkserver.ForkServer(argv, PROGRAM_ENV, cleanup.SPARED)
+    TEST_SERVER = forkserver.ForkServer(argv, PROGRAM_ENV, cleanup.SPARED, role="test")
+
+
+def _test_limits(limits: dict) -> dict:
+    """The test process's rlimits: the program's, with room for the test's own values, small files."""
+    return {**limits, "as": limits["as"] + (64 << 20), "fsize": 1 << 20}
+
+
+def _fork_test(req: dict, case: dict, fds: tuple, limits: dict, cpu_s: int):
+    """The test process as a child of the test server; its case travels in a file only it gets."""
+    case_fd = os.memfd_create("case", os.MFD_CLOEXEC)
+    try:
+        data = json.dumps(
+            {
+                "code": case["code"],
+                "entry_point": req.get("entry_point"),
+                "max_reply": int(req["output_limit"]) + (64 << 10),
+            }
+        ).encode()
+        while data:
+            data = data[os.write(case_fd, data) :]
+        os.lseek(case_fd, 0, os.SEEK_SET)
+        return TEST_SERVER.spawn_test([*fds, case_fd], _test_limits(limits), cpu_s, TEST_UID)
+    finally:
+        os.close(case_fd)
 
 
 def compile_cpp(req: dict) -> dict:
@@ -385,7 +447,8 @@ def compile_cpp(req: dict) -> dict:
 
 def run_case(req: dict, case: dict, case_dir: str) -> dict:
     """Run one case in `case_dir` and describe how it ended."""
-    judged = req["format"] != "stdio"
+    fmt = req["format"]
+    judged = fmt != "stdio"
     limit = int(req["output_limit"])
     time_limit = float(req["time_limit_s"])
     cpu_s = int(time_limit) + 1
@@ -393,10 +456,12 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
     if not req.get("binary"):
         with open(os.path.join(case_dir, "prog.py"), "w", encoding="utf-8") as f:
             f.write(req["program"])
-    pipes = [fd for _ in range(3 if judged else 0) for fd in os.pipe()]  # call, reply, report
+    # call and reply pipes of call/assert programs; assert's test process reports on a third
+    pipes = [fd for _ in range({"stdio": 0, "call": 2}.get(fmt, 3)) for fd in os.pipe()]
+    collect: dict = {}
     try:
         if judged:
-            call_r, call_w, reply_r, reply_w, report_r, report_w = pipes
+            call_r, call_w, reply_r, reply_w = pipes[:4]
             argv = [sys.executable, "-I", "-c", bundle.RUNNER_BOOT, RUNNER_PAYLOAD, req["format"]]
             argv += [str(call_r), str(reply_w)]
             stdin_path, pass_fds = os.devnull, (call_r, reply_w)
@@ -425,27 +490,39 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
                 proc = _spawn(argv, case_dir, stdin_path, pass_fds, preexec)
         except OSError as e:
             return {"status": "error", "message": f"could not start the program: {e}", "wall_s": 0.0}
-        test_pid = None
+        test = None  # the test process: a child of the test server, or our own pid
         try:
-            if judged:
-                test_pid = _start_test_process(req, case, (call_w, reply_r, report_w), limits, cpu_s)
+            if fmt == "call":  # we are the caller: the request now, the replies to the host
+                for fd in (call_r, reply_w):
+                    os.close(fd)
+                pipes = [reply_r, call_w]
+                request = judge.call_request(req["fn_name"], case["args"], case["kwargs"])
+                collect = {"report_fd": reply_r, "call": (call_w, request), "report_lines": 2}
+            elif judged:
+                report_r, report_w = pipes[4:]
+                test_fds = (call_w, reply_r, report_w)
+                if TEST_SERVER is not None:
+                    test = _fork_test(req, case, test_fds, limits, cpu_s)
+                else:
+                    test = _start_test_process(req, case, test_fds, limits, cpu_s)
                 for fd in (call_r, call_w, reply_r, reply_w, report_w):  # each end stays with its user
                     os.close(fd)
                 pipes = [report_r]
-            got = _collect(
-                proc, start + time_limit, limit, int(req["stderr_tail"]), pipes[0] if judged else None
-            )
+                collect = {"report_fd": report_r}
+            got = _collect(proc, start + time_limit, limit, int(req["stderr_tail"]), **collect)
             wall = time.monotonic() - start
             if got["state"] in ("timeout", "output_limit"):
                 cleanup.kill_group(proc.pid)
-                if test_pid is not None:
+                if test is not None:
                     with contextlib.suppress(OSError):
-                        os.kill(test_pid, signal.SIGKILL)
+                        os.kill(test if isinstance(test, int) else test.pid, signal.SIGKILL)
             elif judged:
                 _stop_program(proc)  # the test is over; the program may still be serving
             code = proc.wait()  # our own children's status first; then everything else is reaped
-            if test_pid is not None:
-                os.waitpid(test_pid, 0)
+            if isinstance(test, int):
+                os.waitpid(test, 0)
+            elif test is not None:
+                test.wait()
         finally:
             proc.stdout.close()
             proc.stderr.close()
@@ -473,6 +550,10 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
     res["stdout"] = ""  # what the program printed decides nothing here
     if not got["program_ended"]:  # still serving when the test ended: we stopped it
         res["exit_code"] = res["signal"] = None
+    if fmt == "call":  # undecoded: the host judges (judge.replay_call)
+        res["reply"] = got["report"].decode("utf-8", "replace")
+        res["returned"] = judge.call_returned(got["report"])
+        return res
     try:
         res["report"] = json.loads(got["report"]) if got["report"] else None
     except ValueError:
@@ -484,7 +565,9 @@ def finished_cleanly(req: dict, res: dict) -> bool:
     """A stdio program that exited 0, or a test that ran to its end; anything else stops fail_fast."""
     if req["format"] == "stdio":
         return res["status"] == "exited" and res.get("exit_code") == 0
-    return res["status"] == "judged" and (res.get("report") or {}).get("kind") in ("passed", "returned")
+    if req["format"] == "call":
+        return res["status"] == "judged" and bool(res.get("returned"))
+    return res["status"] == "judged" and (res.get("report") or {}).get("kind") == "passed"
 
 
 def clean_up() -> list:

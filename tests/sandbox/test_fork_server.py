@@ -96,9 +96,31 @@ def test_state_set_by_one_child_is_invisible_to_the_next(sb, mode):
     assert after["seen"] == [], f"state leaked from the previous child (LOOK items): {after['seen']}"
 
 
+def test_state_set_by_one_test_process_is_invisible_to_the_next(sb):
+    """Test processes of assert cases come from their own server: what one test changes in its
+    interpreter (or in the judge) does not reach the next test, and the test's parent is that server."""
+    program = "def f():\n    return 1\n"
+    tamper = (
+        "import builtins, os, sys\nbuiltins.SENTINEL = 1\nsys.modules['sandbox.judge'].SENTINEL = 1\n"
+        "os.environ['SENTINEL'] = '1'\nassert os.getppid() != 1\nassert f() == 1\n"
+    )
+    look = (
+        "import builtins, os, sys\nassert not hasattr(builtins, 'SENTINEL')\n"
+        "assert not hasattr(sys.modules['sandbox.judge'], 'SENTINEL')\nassert 'SENTINEL' not in os.environ\n"
+        "assert os.getuid() == 10002 and os.getcwd() == '/'\nassert f() == 1\n"
+    )
+    spec = TestSpec.from_dict(
+        {"format": "assert", "entry_point": "f", "cases": [{"code": tamper}, {"code": look}]}
+    )
+    assert sb.run(program, spec).verdicts == [Verdict.PASSED, Verdict.PASSED]
+    again = TestSpec.from_dict({"format": "assert", "entry_point": "f", "cases": [{"code": look}]})
+    assert sb.run(program, again).verdicts == [Verdict.PASSED]
+
+
 def test_the_server_is_out_of_the_childs_reach(sb):
-    """A child cannot signal, stop, trace or read the server or its standby child (the next case's),
-    nor write into their memory; it holds no fd but its own stdio."""
+    """A child cannot signal, stop, trace or read the servers (programs' and test processes') or
+    their standby children (the next case's), nor write into their memory; it holds no fd but its
+    own stdio."""
     attack = """
         import ctypes, json, os, signal
         libc = ctypes.CDLL(None, use_errno=True)
@@ -125,7 +147,7 @@ def test_the_server_is_out_of_the_childs_reach(sb):
     """
     got = printed(sb, attack)
     assert got["done"] == [], got
-    assert got["server"] and got["roots"] == 2, f"the server and its standby child are root: {got}"
+    assert got["server"] and got["roots"] == 4, f"the two servers and their standby children are root: {got}"
     assert got["fds"] == [0, 1, 2, 3], f"a child holds only stdin, stdout, stderr (+ the listing's fd): {got}"
     again = printed(sb, "import json, os\nprint(json.dumps({'ppid': os.getppid()}))\n")
     assert again["ppid"] == got["ppid"], "the server must survive the attacks and stay the same"

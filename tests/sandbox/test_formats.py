@@ -178,7 +178,9 @@ def fail_fast_sandbox(request):
         yield sb
 
 
-def test_fail_fast_skips_cases_after_a_crash_but_not_after_a_wrong_answer(fail_fast_sandbox):
+def test_fail_fast_skips_cases_after_a_crash_or_a_wrong_first_answer(fail_fast_sandbox):
+    """A crash stops the run inside the sandbox; a wrong answer is judged on the host, so the first
+    case runs alone and only a wrong answer there stops the run."""
     sb = fail_fast_sandbox
     missing = sb.run("def g(x):\n    return x * x\n", CALL_SQUARE)
     assert verdicts(missing) == [Verdict.RUNTIME_ERROR, Verdict.SKIPPED, Verdict.SKIPPED]
@@ -188,9 +190,14 @@ def test_fail_fast_skips_cases_after_a_crash_but_not_after_a_wrong_answer(fail_f
     assert verdicts(crash_later) == [Verdict.PASSED, Verdict.RUNTIME_ERROR, Verdict.SKIPPED]
     assert crash_later.fraction_passed == pytest.approx(1 / 3)
     wrong_first = sb.run("def f(x):\n    return 5 if x == 2 else x * x\n", CALL_SQUARE)
-    assert verdicts(wrong_first) == [Verdict.WRONG_ANSWER, Verdict.PASSED, Verdict.PASSED]
+    assert verdicts(wrong_first) == [Verdict.WRONG_ANSWER, Verdict.SKIPPED, Verdict.SKIPPED]
+    assert wrong_first.tests[1].detail == "not run: the first case did not pass (fail_fast)"
+    wrong_later = sb.run("def f(x):\n    return 5 if x == 3 else x * x\n", CALL_SQUARE)
+    assert verdicts(wrong_later) == [Verdict.PASSED, Verdict.WRONG_ANSWER, Verdict.PASSED]
     stdio = sb.run("a, b = map(int, input().split())\nprint(0 if a == 1 else a + b)\n", ADD_STDIO)
-    assert verdicts(stdio) == [Verdict.WRONG_ANSWER, Verdict.PASSED, Verdict.WRONG_ANSWER]
+    assert verdicts(stdio) == [Verdict.WRONG_ANSWER, Verdict.SKIPPED, Verdict.SKIPPED]
+    stdio_later = sb.run("a, b = map(int, input().split())\nprint(a + b)\n", ADD_STDIO)
+    assert verdicts(stdio_later) == [Verdict.PASSED, Verdict.PASSED, Verdict.WRONG_ANSWER]
     exits_early = sb.run("import os\nos._exit(0)\n", CALL_SQUARE)
     assert verdicts(exits_early) == [Verdict.RUNTIME_ERROR, Verdict.SKIPPED, Verdict.SKIPPED]
 

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from sandbox import BadTestSpec, SandboxConfig, TestSpec, Verdict
+from sandbox import BadTestSpec, SandboxConfig, TestSpec, Verdict, plain
 from sandbox.harness import build_request, json_equal, judge_case, stdout_matches
 
 STDIO = {"format": "stdio", "compare": "tokens", "cases": [{"input": "1 2\n", "output": "3\n"}]}
@@ -124,6 +124,12 @@ def _judged(kind, status="judged", exit_code=None, signal=None, **report):
     return _raw(status=status, exit_code=exit_code, signal=signal, report={"kind": kind, **report})
 
 
+def _replied(*messages, status="judged"):
+    """A call case as the supervisor returns it: the program's raw replies, undecoded."""
+    lines = [plain.encode(["ready", ["add"]]), *(plain.encode(m) for m in messages)]
+    return _raw(status=status, exit_code=None, reply="".join(line + "\n" for line in lines))
+
+
 @pytest.mark.parametrize(
     ("spec", "raw", "verdict"),
     [
@@ -145,14 +151,20 @@ def _judged(kind, status="judged", exit_code=None, signal=None, **report):
             Verdict.RUNTIME_ERROR,
         ),
         (STDIO, _raw(status="error", message="boom"), Verdict.SANDBOX_ERROR),
-        (CALL, _judged("returned", value="3"), Verdict.PASSED),
-        (CALL, _judged("returned", value='{"tuple":[3]}'), Verdict.WRONG_ANSWER),  # (3,) is [3] in JSON
-        (CALL, _judged("returned", value='{"set":[3]}'), Verdict.WRONG_ANSWER),  # no JSON for a set
-        (CALL, _judged("raised", error="ZeroDivisionError: division by zero"), Verdict.RUNTIME_ERROR),
-        (CALL, _judged("not_plain", error="solve() returned a generator"), Verdict.WRONG_ANSWER),
-        (CALL, _judged("missing", error="NameError: no function"), Verdict.RUNTIME_ERROR),
-        (CALL, _judged("raised", error="MemoryError"), Verdict.MEMORY_LIMIT),
-        (CALL, _raw(status="judged", report=None), Verdict.RUNTIME_ERROR),  # the test process died
+        (CALL, _replied(["value", 3, {}]), Verdict.PASSED),
+        (CALL, _replied(["value", (3,), {}]), Verdict.WRONG_ANSWER),  # (3,) is [3] in JSON
+        (CALL, _replied(["value", {3}, {}]), Verdict.WRONG_ANSWER),  # no JSON for a set
+        (CALL, _replied(["raised", "ZeroDivisionError", "division by zero"]), Verdict.RUNTIME_ERROR),
+        (CALL, _replied(["not_plain", "a generator is not plain data"]), Verdict.WRONG_ANSWER),
+        (CALL, _replied(["missing", "add"]), Verdict.RUNTIME_ERROR),
+        (CALL, _replied(["raised", "MemoryError", ""]), Verdict.MEMORY_LIMIT),
+        (CALL, _replied(["value", 3, {}], status="timeout"), Verdict.TIME_LIMIT),  # the limits come first
+        (CALL, _raw(status="judged", exit_code=None, reply=""), Verdict.RUNTIME_ERROR),  # the program died
+        (
+            CALL,
+            _raw(status="judged", exit_code=None, reply='["ready",["add"]]\n["value",3'),
+            Verdict.RUNTIME_ERROR,
+        ),
         (ASSERT, _judged("passed"), Verdict.PASSED),
         (
             ASSERT,

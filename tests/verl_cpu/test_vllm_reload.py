@@ -39,28 +39,39 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(out)
 
 
-def _probe(model_dir: str, mode: str) -> str:
+MODES = ("layerwise", "plain")
+
+
+@pytest.fixture(scope="module")
+def probe(model_dir: str) -> dict[str, str]:
+    """Each mode's result line, from one probe process and one vLLM engine (CI time: one start-up)."""
     proc = subprocess.run(
-        [sys.executable, str(HERE / "reload_probe.py"), model_dir, mode],
+        [sys.executable, str(HERE / "reload_probe.py"), model_dir, *MODES],
         capture_output=True,
         text=True,
         timeout=400,
     )
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(("MAXDIFF", "FAILED"))]
-    assert lines, f"probe printed no result (rc {proc.returncode}):\n{proc.stderr[-3000:]}"
-    return lines[-1]
+    results = {}
+    for line in proc.stdout.splitlines():
+        mode, _, result = line.partition(" ")
+        if mode in MODES and result.startswith(("MAXDIFF", "FAILED")):
+            results[mode] = result
+    assert set(results) == set(MODES), (
+        f"probe results {results} (rc {proc.returncode}):\n{proc.stderr[-3000:]}"
+    )
+    return results
 
 
 @pytest.mark.timeout(450)
-def test_layerwise_reload_puts_new_weights_into_vllm_cpu(model_dir: str) -> None:
-    result = _probe(model_dir, "layerwise")
+def test_layerwise_reload_puts_new_weights_into_vllm_cpu(probe: dict[str, str]) -> None:
+    result = probe["layerwise"]
     assert result.startswith("MAXDIFF"), result
     assert float(result.split()[1]) < 1e-3, result
 
 
 @pytest.mark.timeout(450)
-def test_plain_update_still_fails_on_vllm_cpu(model_dir: str) -> None:
+def test_plain_update_still_fails_on_vllm_cpu(probe: dict[str, str]) -> None:
     """Guard: when vLLM's CPU build keeps its linear weights loadable, this fails and the
     layerwise wrapper in srpo.cpu.vllm_rollout can be dropped."""
-    result = _probe(model_dir, "plain")
+    result = probe["plain"]
     assert result.startswith("FAILED") and "weight_loader" in result, result

@@ -93,6 +93,14 @@ def test_ladder_config_composes_and_is_cheap() -> None:
     steps_per_epoch = len(rungs) * n_train // cfg.data.train_batch_size
     assert cfg.trainer.total_training_steps >= 10 * steps_per_epoch  # >= 10 History Resampling epoch ends
     assert load_srpo_config(cfg.srpo).curriculum.stage2_domains == ["math"]
+    # verl asserts that every micro batch divides a step's sequences (prompts x rollouts)
+    sequences = cfg.data.train_batch_size * cfg.actor_rollout_ref.rollout.n
+    for micro in (
+        cfg.actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu,
+        cfg.actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu,
+        cfg.actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu,
+    ):
+        assert micro is None or sequences % micro == 0
     # the default run is untouched
     assert _compose("embedded").data.train_batch_size == 16
 

@@ -1,6 +1,6 @@
 """CPU time and page faults per test case inside a sandbox container, per format and start mode.
 
-    python benchmarks/bench_case_cost.py [--runs 10] [--cases 16] [--out benchmarks/results/case_cost.md]
+    python -m benchmarks.bench_case_cost [--runs 10] [--cases 16] [--out benchmarks/results/case_cost.md]
 
 Wall time on a shared machine moves with everyone else's load; the container's own CPU time does
 not. This reads the container's cgroup counters (CPU time, and page faults, most of a forked
@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from sandbox import DEFAULT_IMAGE, SandboxConfig, TestSpec, make_sandbox  # noqa: E402
+from sandbox import DEFAULT_IMAGE, SandboxConfig, TestSpec, make_sandbox
 
 MODES = ("fresh_interpreter", "fork_server")
 CHECK = (
@@ -99,7 +96,7 @@ def main() -> None:
     lines = [
         "# CPU time and page faults per test case inside the container",
         "",
-        f"Command: `python benchmarks/bench_case_cost.py --runs {args.runs} --cases {args.cases}`; "
+        f"Command: `python -m benchmarks.bench_case_cost --runs {args.runs} --cases {args.cases}`; "
         f"{os.cpu_count()} cores, load average (1 min) {load_before:.1f} before / {os.getloadavg()[0]:.1f} after.",
         "",
         "Per case = the container's cgroup counters (supervisor, fork servers, programs, test processes) "

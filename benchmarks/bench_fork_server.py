@@ -1,6 +1,6 @@
 """Per-test cost of the sandbox's two start modes against a bare interpreter on the host.
 
-    python benchmarks/bench_fork_server.py [--rounds 5] [--runs 10] [--cases 16] [--out benchmarks/results/fork_server.md]
+    python -m benchmarks.bench_fork_server [--rounds 5] [--runs 10] [--cases 16] [--out benchmarks/results/fork_server.md]
 
 Three variants, in one run, taking turns run by run so they see the same load:
 - bare: `python3 -I -S -c prog` on the host, one subprocess per test (no sandbox at all);
@@ -24,9 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from sandbox import DEFAULT_IMAGE, SandboxConfig, TestSpec, make_sandbox  # noqa: E402
+from sandbox import DEFAULT_IMAGE, SandboxConfig, TestSpec, make_sandbox
 
 STDIO_PROGRAM = "a, b = map(int, input().split())\nprint(a + b)\n"
 ASSERT_PROGRAM = "from typing import List\n\n\ndef add(a: int, b: int) -> int:\n    return a + b\n"
@@ -130,7 +128,7 @@ def main() -> None:
     lines = [
         "# Fork server vs fresh interpreter vs bare host interpreter, per test",
         "",
-        f"Command: `python benchmarks/bench_fork_server.py --rounds {args.rounds} --runs {args.runs} "
+        f"Command: `python -m benchmarks.bench_fork_server --rounds {args.rounds} --runs {args.runs} "
         f"--cases {args.cases}`  ",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}, Docker {docker_version}; "
         f"bare = `{python} -I -S -c prog` on the host (the interpreter build the image also has).  ",

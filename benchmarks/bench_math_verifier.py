@@ -1,6 +1,6 @@
 """Our math reward vs math-verify, side by side in one run, on real labelled pairs and hostile inputs.
 
-    python benchmarks/bench_math_verifier.py [--repeats 3] [--hostile-cap 10] [--write benchmarks/results/rewards.md]
+    python -m benchmarks.bench_math_verifier [--repeats 3] [--hostile-cap 10] [--write benchmarks/results/rewards.md]
 
 Measured, per split of ``benchmarks/data/math_pairs.jsonl`` (dev / held-out; every pair has its
 source and label):
@@ -29,19 +29,16 @@ import logging
 import multiprocessing as mp
 import os
 import platform
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from reward_fns.bounded import BoundedPool, close_shared_pools  # noqa: E402
-from reward_fns.config import RewardConfig  # noqa: E402
-from reward_fns.dispatch import compute_score, compute_score_async, compute_score_batch  # noqa: E402
-from reward_fns.math_grade import grade_math_answer  # noqa: E402
-from tests.reward_fns.hostile import hostile_cases  # noqa: E402
+from benchmarks.harness import REPO
+from reward_fns.bounded import BoundedPool, close_shared_pools
+from reward_fns.config import RewardConfig
+from reward_fns.dispatch import compute_score, compute_score_async, compute_score_batch
+from reward_fns.math_grade import grade_math_answer
+from tests.reward_fns.hostile import hostile_cases
 
 PAIRS = REPO / "benchmarks" / "data" / "math_pairs.jsonl"
 MODES = ("strict", "lenient")
@@ -201,7 +198,7 @@ def render(acc: dict, speed: dict, hostile: list[dict], args: argparse.Namespace
     lines = [
         "# Rewards: math verifier benchmark",
         "",
-        f"Command: `python benchmarks/bench_math_verifier.py --repeats {args.repeats} --hostile-cap "
+        f"Command: `python -m benchmarks.bench_math_verifier --repeats {args.repeats} --hostile-cap "
         f"{args.hostile_cap:g} --write benchmarks/results/rewards.md` (from the repository root; about "
         f"{args.wall_min:.0f} min here).",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "

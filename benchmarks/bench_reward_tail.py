@@ -1,7 +1,7 @@
 """Code-reward waiting as a share of step time, measured inside a real run of the embedded default.
 
-    python benchmarks/bench_reward_tail.py [--out runs/reward_tail] [-- HYDRA_OVERRIDES...]
-    python benchmarks/bench_reward_tail.py --from-run runs/reward_tail
+    python -m benchmarks.bench_reward_tail [--out runs/reward_tail] [-- HYDRA_OVERRIDES...]
+    python -m benchmarks.bench_reward_tail --from-run runs/reward_tail
 
 The first form runs ``python -m srpo.main output_dir=OUT`` (the embedded default: 40 steps, stage 2
 from step 20) and then reads its metrics; the second only reads an existing run. The SRPO trainer logs,
@@ -22,10 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from srpo.tools.report import load_metrics  # noqa: E402
+from benchmarks.harness import REPO as ROOT
+from srpo.tools.report import load_metrics
 
 TAIL = "srpo/reward_wait/tail_s/{}"
 SCORE = "srpo/reward_wait/score_mean_s/{}"

@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,15 +134,21 @@ def cached_build(
     target = root / f"tiny-qwen2-{settings.key()}"
     if (target / MANIFEST).is_file() and not force:
         return target
-    root.mkdir(parents=True, exist_ok=True)
     shipped = shipped_dir() / target.name
-    # Build (or copy) beside the target and rename, so an interruption never leaves a half model cached.
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=root))
+    if (shipped / MANIFEST).is_file() and not force:
+        return build_into(target, lambda staging: shutil.copytree(shipped, staging, dirs_exist_ok=True))
+    return build_into(target, lambda staging: build_model(settings, staging, progress=progress))
+
+
+def build_into(target: Path, fill: Callable[[Path], object]) -> Path:
+    """``fill`` a staging folder beside ``target``, then rename it into place.
+
+    An interruption never leaves a half-built model where a later run would take it as cached.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        if (shipped / MANIFEST).is_file() and not force:
-            shutil.copytree(shipped, staging, dirs_exist_ok=True)
-        else:
-            build_model(settings, staging, progress=progress)
+        fill(staging)
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)

@@ -8,7 +8,7 @@ stays held out under every seed; the seed only decides which questions are drawn
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +46,21 @@ def generate(family: str, split: str, count: int, levels: Sequence[int], seed: i
     levels = [check_level(level) for level in levels]
     # The split name is part of the stream's seed so the two splits are drawn independently.
     rng = random.Random(f"{family}:{split}:{seed}")
+    make = _MAKERS[family]
+    return draw_distinct(lambda: make(rng, rng.choice(levels)), split, count, f"{family} levels {levels}")
+
+
+def draw_distinct(draw: Callable[[], Problem], split: str, count: int, what: str) -> list[Problem]:
+    """``count`` problems from ``draw`` with distinct questions that hash into ``split``.
+
+    Many draws in a row bringing nothing new means the question space is used up: fail with a
+    message naming ``what`` was asked for, instead of looping forever.
+    """
     seen: set[str] = set()
     problems: list[Problem] = []
-    # Many draws in a row bringing nothing new means the levels' question space is used up.
     patience, stale = 3000, 0
     while stale < patience:
-        problem = _MAKERS[family](rng, rng.choice(levels))
+        problem = draw()
         stale += 1
         if problem.question in seen or split_of(problem.question, TEST_PERCENT) != split:
             continue
@@ -61,15 +70,15 @@ def generate(family: str, split: str, count: int, levels: Sequence[int], seed: i
         if len(problems) == count:
             return problems
     raise ValueError(
-        f"{family} levels {levels} hold fewer than {count} distinct {split} questions "
+        f"{what} hold fewer than {count} distinct {split} questions "
         f"(found {len(problems)}; {patience} draws in a row brought none new); ask for fewer or add levels"
     )
 
 
-def to_row(problem: Problem, split: str, index: int) -> dict[str, Any]:
-    """One verl-format row (docs/data_format.md) for a problem."""
+def to_row(problem: Problem, split: str, index: int, source: str | None = None) -> dict[str, Any]:
+    """One verl-format row (docs/data_format.md) for a problem; ``source`` defaults to its family's."""
     return {
-        "data_source": DATA_SOURCES[problem.family],
+        "data_source": source or DATA_SOURCES[problem.family],
         "prompt": [{"role": "user", "content": problem.question}],
         "ability": problem.domain,
         "reward_model": {"style": "rule", "ground_truth": problem.ground_truth},

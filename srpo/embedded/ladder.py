@@ -18,11 +18,10 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from srpo.embedded.arith import INSTRUCTION
-from srpo.embedded.dataset import TEST_PERCENT, write_parquet
-from srpo.embedded.problem import SPLITS, Problem, split_of
+from srpo.embedded.dataset import draw_distinct, to_row, write_parquet
+from srpo.embedded.problem import SPLITS, Problem
 
 MAX_RUNG = 6
 SOURCE_PREFIX = "srpo/ladder/r"
@@ -71,22 +70,7 @@ def generate_rung(rung: int, split: str, count: int, seed: int) -> list[Problem]
     if count < 1:
         raise ValueError(f"count must be positive, got {count}")
     rng = random.Random(f"ladder:{rung}:{split}:{seed}")
-    seen: set[str] = set()
-    problems: list[Problem] = []
-    patience, stale = 3000, 0
-    while stale < patience:
-        problem = make_chain(rng, rung)
-        stale += 1
-        if problem.question in seen or split_of(problem.question, TEST_PERCENT) != split:
-            continue
-        seen.add(problem.question)
-        problems.append(problem)
-        stale = 0
-        if len(problems) == count:
-            return problems
-    raise ValueError(
-        f"ladder rung {rung} holds fewer than {count} distinct {split} questions (found {len(problems)})"
-    )
+    return draw_distinct(lambda: make_chain(rng, rung), split, count, f"ladder rung {rung}")
 
 
 def generate_ladder(rungs: Sequence[int], split: str, per_rung: int, seed: int) -> list[Problem]:
@@ -99,23 +83,6 @@ def generate_ladder(rungs: Sequence[int], split: str, per_rung: int, seed: int) 
     return [group[i] for i in range(per_rung) for group in by_rung]
 
 
-def to_row(problem: Problem, split: str, index: int) -> dict[str, Any]:
-    """A verl-format row (docs/data_format.md) whose data source names the rung."""
-    return {
-        "data_source": data_source(problem.level),
-        "prompt": [{"role": "user", "content": problem.question}],
-        "ability": problem.domain,
-        "reward_model": {"style": "rule", "ground_truth": problem.ground_truth},
-        "extra_info": {
-            "prompt_id": problem.prompt_id,
-            "domain": problem.domain,
-            "split": split,
-            "index": index,
-            "difficulty": str(problem.level),
-        },
-    }
-
-
 def write_ladder(
     out_dir: str | Path, rungs: Sequence[int], n_train_per_rung: int, n_test_per_rung: int, seed: int
 ) -> dict[str, Path]:
@@ -123,6 +90,6 @@ def write_ladder(
     paths = {}
     for split, count in (("train", n_train_per_rung), ("test", n_test_per_rung)):
         problems = generate_ladder(rungs, split, count, seed)
-        rows = [to_row(p, split, i) for i, p in enumerate(problems)]
+        rows = [to_row(p, split, i, data_source(p.level)) for i, p in enumerate(problems)]
         paths[split] = write_parquet(rows, Path(out_dir) / f"ladder_{split}.parquet")
     return paths

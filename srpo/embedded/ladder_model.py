@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from srpo.embedded.build import MANIFEST, BuildSettings, cached_build, corpus, default_cache_dir
+from srpo.embedded.build import MANIFEST, BuildSettings, build_into, cached_build, corpus, default_cache_dir
 from srpo.embedded.ladder import generate_rung
 from srpo.embedded.styles import mix_styles
 from srpo.embedded.warmup import WarmupSettings, warm_up
@@ -82,17 +80,7 @@ def cached_ladder_model(settings: LadderModelSettings | None = None, cache_dir: 
     target = root / f"tiny-qwen2-ladder-{settings.key()}"
     if (target / MANIFEST).is_file():
         return target
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=root))
-    try:
-        build_ladder_model(settings, staging)
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return build_into(target, lambda staging: build_ladder_model(settings, staging))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,10 @@ class HistoryResamplingConfig:
     # When fewer of the stage's prompts are left in the pool than one batch, re-admit those dropped
     # longest ago to fill it. False (paper): the few left are repeated to fill every batch.
     fill_batch: bool = False
+    # When the epoch's pool is not a whole number of batches, pad its last batch with prompts of the
+    # pool drawn a second time, so every prompt is judged each epoch. False: the remainder waits for
+    # a later epoch (like ``drop_last``), which leaves up to batch-1 prompts unjudged per epoch.
+    pad_last_batch: bool = False
 
 
 @dataclass

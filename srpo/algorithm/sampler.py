@@ -82,7 +82,8 @@ class SRPOSampler:
 
         A batch never straddles two epochs: when fewer than ``count`` rows are left in the epoch's
         order, the epoch ends (those rows wait for a later epoch, as with a ``drop_last``
-        dataloader) so that History Resampling filters on outcomes that have all been recorded.
+        dataloader) so that History Resampling filters on outcomes that have all been recorded;
+        ``history.pad_last_batch`` pads the epoch to whole batches instead, so none waits.
         """
         if self._pos + count > len(self._order):
             self._close_epoch()
@@ -171,6 +172,9 @@ class SRPOSampler:
         order = self._epoch_order(eligible)
         while len(order) < min_len:  # a pool smaller than one batch: repeat it, reshuffled
             order = np.concatenate([order, self._epoch_order(eligible)])
+        pad = -len(order) % min_len
+        if self.config.history.pad_last_batch and pad:
+            order = np.concatenate([order, self._epoch_order(eligible)[:pad]])
         self._order = order
         self._pos = 0
         self._epoch_open = True

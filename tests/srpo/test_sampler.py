@@ -140,6 +140,32 @@ def test_pool_smaller_than_a_batch_is_repeated():
     assert len(rows) == 30 and set(rows) == set(range(N_MATH))
 
 
+@pytest.mark.parametrize("pad", [False, True])
+def test_pad_last_batch_judges_every_prompt_of_the_epoch(pad: bool):
+    """12 math rows, batch 5: two full batches leave 2 rows; padding rolls them out this epoch."""
+    cfg = SRPOConfig(
+        seed=3,
+        history=HistoryResamplingConfig(pad_last_batch=pad),
+        curriculum=CurriculumConfig(switch_at="never"),
+    ).validate()
+    sampler = SRPOSampler(IDS, DOMAINS, cfg)
+    drawn = []
+    for step in range(1, 5):
+        sampler.set_step(step)
+        rows = sampler.draw(5)
+        sampler.record([IDS[r] for r in rows for _ in range(2)], [float(k) for _ in rows for k in (0, 1)])
+        drawn.append(rows)
+        if sampler.reports:
+            break
+    report = sampler.reports[0]
+    if pad:  # three batches, every row once and three drawn twice; the epoch ends on the next draw
+        assert len(drawn) == 4 and set(sum(drawn[:3], [])) == set(range(N_MATH))
+        assert report.seen == N_MATH
+    else:  # two batches: 2 rows never judged in epoch 1
+        assert len(drawn) == 3 and len(set(sum(drawn[:2], []))) == 10
+        assert report.seen == 10
+
+
 def _drain(fill_batch: bool) -> list[int]:
     """12 math rows, batch 4: rows 0-9 always solved, 10 and 11 mixed; the batch after epoch 1."""
     cfg = SRPOConfig(

@@ -10,8 +10,8 @@ earlier commit (``git archive``), each in its own subprocess:
 * epoch start: the first ``draw`` of a run, which orders the epoch;
 * epoch end: ``history.end_epoch()`` after every prompt of the pool was seen once.
 
-    python benchmarks/sim_cost.py                          # table: this checkout vs BEFORE_REF
-    python benchmarks/sim_cost.py --sizes 10000 100000
+    python -m benchmarks.sim_cost                          # table: this checkout vs BEFORE_REF
+    python -m benchmarks.sim_cost --sizes 10000 100000
 """
 
 from __future__ import annotations

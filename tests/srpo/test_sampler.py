@@ -140,15 +140,18 @@ def test_pool_smaller_than_a_batch_is_repeated():
     assert len(rows) == 30 and set(rows) == set(range(N_MATH))
 
 
+def _one_stage_sampler(seed: int, **history: bool) -> SRPOSampler:
+    """A math-only sampler over IDS with the given History Resampling options."""
+    cfg = SRPOConfig(
+        seed=seed, history=HistoryResamplingConfig(**history), curriculum=CurriculumConfig(switch_at="never")
+    ).validate()
+    return SRPOSampler(IDS, DOMAINS, cfg)
+
+
 @pytest.mark.parametrize("pad", [False, True])
 def test_pad_last_batch_judges_every_prompt_of_the_epoch(pad: bool):
     """12 math rows, batch 5: two full batches leave 2 rows; padding rolls them out this epoch."""
-    cfg = SRPOConfig(
-        seed=3,
-        history=HistoryResamplingConfig(pad_last_batch=pad),
-        curriculum=CurriculumConfig(switch_at="never"),
-    ).validate()
-    sampler = SRPOSampler(IDS, DOMAINS, cfg)
+    sampler = _one_stage_sampler(seed=3, pad_last_batch=pad)
     drawn = []
     for step in range(1, 5):
         sampler.set_step(step)
@@ -168,12 +171,7 @@ def test_pad_last_batch_judges_every_prompt_of_the_epoch(pad: bool):
 
 def _drain(fill_batch: bool) -> list[int]:
     """12 math rows, batch 4: rows 0-9 always solved, 10 and 11 mixed; the batch after epoch 1."""
-    cfg = SRPOConfig(
-        seed=7,
-        history=HistoryResamplingConfig(fill_batch=fill_batch),
-        curriculum=CurriculumConfig(switch_at="never"),
-    ).validate()
-    sampler = SRPOSampler(IDS, DOMAINS, cfg)
+    sampler = _one_stage_sampler(seed=7, fill_batch=fill_batch)
     for step in range(1, 4):
         sampler.set_step(step)
         rows = sampler.draw(4)

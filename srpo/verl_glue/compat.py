@@ -19,7 +19,9 @@ from typing import Any
 
 import numpy as np
 import transfer_queue as tq
+from verl.experimental.agent_loop import agent_loop as verl_agent_loop
 from verl.experimental.agent_loop.agent_loop import AgentLoopOutput
+from verl.experimental.reward_loop import reward_loop as verl_reward_loop
 from verl.trainer.ppo.v1 import replay_buffer as verl_replay_buffer
 from verl.trainer.ppo.v1 import trainer_base as verl_trainer_base
 from verl.trainer.ppo.v1.trainer_base import register_trainer
@@ -38,6 +40,7 @@ OVERRIDDEN_METHODS: dict[str, tuple[str, ...]] = {
     "_compute_advantage": ("self", "batch", "metrics"),
     "_build_replay_buffer": ("self",),
     "on_step_begin": ("self",),
+    "get_reward_handles": ("self",),
 }
 
 #: TransferQueue fields the trainer reads per rollout: the dataset row's ``uid`` and ``extra_info``
@@ -59,6 +62,21 @@ VERL_LINES: tuple[tuple[Any, str, str], ...] = (
         verl_rl_dataset,
         "self.dataframe: datasets.Dataset = datasets.concatenate_datasets(dataframes)",
         "dataframe",
+    ),
+    (
+        verl_agent_loop,
+        "result = await selected_reward_loop_worker_handle.compute_score.remote(data)",
+        "the agent loop awaits compute_score.remote (srpo.verl_glue.local_reward)",
+    ),
+    (
+        verl_reward_loop,
+        "def __init__(self, config: DictConfig, reward_router_address: str = None):",
+        "RewardLoopWorker built in the agent loop worker (srpo.verl_glue.local_reward)",
+    ),
+    (
+        verl_reward_loop,
+        "async def compute_score(self, data: DataProto) -> dict:",
+        "RewardLoopWorker.compute_score awaited in the agent loop worker",
     ),
 )
 

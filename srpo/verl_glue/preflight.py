@@ -117,6 +117,22 @@ def check_reward_function(config: DictConfig) -> None:
         raise PreflightError(f"{REWARD_KEY}.reward_kwargs: {err}") from None
 
 
+def check_reward_workers(config: DictConfig) -> None:
+    """``reward.num_workers=0`` (score in the agent loop, srpo.verl_glue.local_reward) has no reward model."""
+    workers = OmegaConf.select(config, "reward.num_workers", default=None)
+    if workers is None:
+        return
+    if int(workers) < 0:
+        raise PreflightError(
+            f"reward.num_workers={workers}: must be >= 0 (0 = score in the agent loop worker)"
+        )
+    if int(workers) == 0 and OmegaConf.select(config, "reward.reward_model.enable", default=False):
+        raise PreflightError(
+            "reward.num_workers=0 scores rule-based rewards in the agent loop worker, but "
+            "reward.reward_model.enable=true needs verl's reward workers: set reward.num_workers >= 1."
+        )
+
+
 def check_finished_output(config: DictConfig) -> None:
     """Refuse to "resume" a run that already reached its last step.
 
@@ -239,6 +255,7 @@ def run_preflight(config: DictConfig) -> SRPOConfig:
     check_model_path(config)
     check_registered_names(config)
     check_reward_function(config)
+    check_reward_workers(config)
     check_data_files(config)
     if needs_code_sandbox(srpo_config):
         check_sandbox(config)

@@ -42,6 +42,7 @@ from srpo.verl_glue.compat import (
     rollout_fields,
     set_replay_poll_interval,
 )
+from srpo.verl_glue.local_reward import InProcessRewardWorker, scores_in_agent_loop
 from srpo.verl_glue.reward_wait import reward_tail_metrics
 
 logger = logging.getLogger(__name__)
@@ -158,6 +159,12 @@ class SRPOTrainer(PPOTrainerSync):
             self.train_dataset, self.srpo_sampler, gen_batch_size, draws_path
         )
         self.train_dataloader_it = None
+
+    def get_reward_handles(self) -> list:
+        """verl's reward workers, or with ``reward.num_workers=0`` one that scores in the agent loop worker."""
+        if scores_in_agent_loop(self.config):
+            return [InProcessRewardWorker(self.config)]
+        return super().get_reward_handles()
 
     def on_step_begin(self) -> None:
         super().on_step_begin()

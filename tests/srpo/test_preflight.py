@@ -73,6 +73,7 @@ def test_good_config_passes(good):
             "reward.custom_reward_function.path='pkg://reward_fns.nope' (name='compute_score_async') does not load",
         ),
         ("reward.custom_reward_function.name=scoring", "(name='scoring') does not load"),
+        ("reward.num_workers=-1", "reward.num_workers=-1: must be >= 0"),
         (
             "+reward.custom_reward_function.reward_kwargs.weights.acuracy=1",
             "reward.custom_reward_function.reward_kwargs: unknown reward config key 'weights.acuracy'",
@@ -83,6 +84,12 @@ def test_bad_config_is_named(good, override, expected):
     with pytest.raises(PreflightError) as err:
         run_preflight(_compose([*_base(good), override]))
     assert expected in str(err.value)
+
+
+def test_rewards_in_the_agent_loop_need_no_reward_model(good):
+    run_preflight(_compose([*_base(good), "reward.num_workers=0"]))
+    with pytest.raises(PreflightError, match=r"reward.reward_model.enable=true needs verl's reward workers"):
+        run_preflight(_compose([*_base(good), "reward.num_workers=0", "reward.reward_model.enable=true"]))
 
 
 def test_malformed_row_is_named(good, tmp_path):

@@ -25,6 +25,8 @@ REGISTRATIONS = (
     # trainer.v1.trainer_mode=srpo, where verl's v1 trainers are loaded (the task runner, the driver's
     # preflight), not in the reward, rollout and storage workers, which would pay ~60 MB each for it
     ("srpo.verl_glue.trainer", "verl.trainer.ppo.v1"),
+    # transfer_queue.backend.storage_backend=InProcessSimpleStorage, wherever TransferQueue is loaded
+    ("srpo.verl_glue.tq_storage", "transfer_queue"),
 )
 
 

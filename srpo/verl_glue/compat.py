@@ -22,6 +22,7 @@ import transfer_queue as tq
 from verl.experimental.agent_loop import agent_loop as verl_agent_loop
 from verl.experimental.agent_loop.agent_loop import AgentLoopOutput
 from verl.experimental.reward_loop import reward_loop as verl_reward_loop
+from verl.trainer.ppo.v1 import agent_loop_tq as verl_agent_loop_tq
 from verl.trainer.ppo.v1 import replay_buffer as verl_replay_buffer
 from verl.trainer.ppo.v1 import trainer_base as verl_trainer_base
 from verl.trainer.ppo.v1.trainer_base import register_trainer
@@ -77,6 +78,16 @@ VERL_LINES: tuple[tuple[Any, str, str], ...] = (
         verl_reward_loop,
         "async def compute_score(self, data: DataProto) -> dict:",
         "RewardLoopWorker.compute_score awaited in the agent loop worker",
+    ),
+    (
+        verl_agent_loop_tq,
+        "self.agent_loop_workers_class = AgentLoopWorkerTQ",
+        "the worker class InProcessAgentLoopManager replaces after verl's __init__ (srpo.verl_glue.agent_loop)",
+    ),
+    (
+        verl_agent_loop,
+        "self.agent_loop_workers_class.options(",
+        "agent loop workers are built through agent_loop_workers_class (srpo.verl_glue.agent_loop)",
     ),
 )
 

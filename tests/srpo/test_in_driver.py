@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -56,4 +58,53 @@ def test_verls_task_runner_is_a_ray_actor_class() -> None:
 
     assert InDriver(TaskRunnerV1).cls.__name__ == "TaskRunnerV1" and hasattr(
         InDriver(TaskRunnerV1).cls, "run"
+    )
+
+
+@ray.remote
+class _AsyncWorker:
+    """Stands in for verl's agent loop worker: async methods that leave tasks running on its loop."""
+
+    def __init__(self, items: list[int]) -> None:
+        self.items = items
+        self.items.append(0)  # a copy, as Ray would hand it: the caller's list is untouched
+        self.done: list[int] = []
+        self.loop_thread = threading.current_thread().name
+
+    async def start(self, n: int) -> str:
+        async def finish() -> None:
+            await asyncio.sleep(0.05)
+            self.done.append(n)
+
+        self.task = asyncio.create_task(finish())  # fire and forget, like generate_sequences
+        return threading.current_thread().name
+
+    async def finished(self) -> list[int]:
+        await self.task
+        return self.done
+
+
+def test_async_actor_runs_on_its_own_event_loop(no_cluster) -> None:
+    items = [1]
+    worker = InDriver(_AsyncWorker, event_loop=True).options(name="w").remote(items)
+    assert items == [1]
+    _, thread = worker.start.remote(7)
+    assert thread == worker._instance.loop_thread == "_AsyncWorker-loop" != threading.current_thread().name
+    assert worker.finished.remote() == ("ref", [7])  # the task went on after start() returned
+
+
+def test_verls_agent_loop_manager_builds_its_workers_here() -> None:
+    from omegaconf import OmegaConf
+    from verl.utils.import_utils import load_class_from_fqn
+
+    from srpo.main import CONFIG_DIR
+
+    fqn = OmegaConf.load(
+        f"{CONFIG_DIR}/embedded.yaml"
+    ).actor_rollout_ref.rollout.agent.agent_loop_manager_class
+    manager_cls = load_class_from_fqn(fqn, "AgentLoopManager")  # how verl's task runner loads it
+    config = OmegaConf.create({"actor_rollout_ref": {"rollout": {}, "model": {}}})
+    workers = manager_cls(config=config, llm_client=None).agent_loop_workers_class
+    assert (
+        isinstance(workers, InDriver) and workers.event_loop and workers.cls.__name__ == "AgentLoopWorkerTQ"
     )

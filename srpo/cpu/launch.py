@@ -26,7 +26,7 @@ from pathlib import Path
 import psutil
 
 from srpo.cpu.memory import MemoryPeak, TreeMemorySampler
-from srpo.cpu.overrides import CPUSettings, cpu_env, cpu_overrides
+from srpo.cpu.overrides import COMPUTE_DTYPES, CPUSettings, cpu_env, cpu_overrides
 
 
 @dataclass(frozen=True)
@@ -203,6 +203,12 @@ def _parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[st
     parser.add_argument("--n-procs", type=int, default=CPUSettings.n_procs, help="FSDP ranks")
     parser.add_argument("--kv-cache-mb", type=int, default=CPUSettings.kv_cache_bytes // 2**20)
     parser.add_argument("--object-store-mb", type=int, default=CPUSettings.object_store_bytes // 2**20)
+    parser.add_argument(
+        "--compute-dtype",
+        choices=COMPUTE_DTYPES,
+        default=CPUSettings.compute_dtype,
+        help="FSDP compute dtype; auto = bf16 only on CPUs with native bf16",
+    )
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds before the run is killed")
     args, extra = parser.parse_known_args(argv)
     return args, [x for x in extra if x != "--"]
@@ -214,6 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         n_procs=args.n_procs,
         kv_cache_bytes=args.kv_cache_mb * 2**20,
         object_store_bytes=args.object_store_mb * 2**20,
+        compute_dtype=args.compute_dtype,
     )
     run = TinyRun(
         model=args.model,

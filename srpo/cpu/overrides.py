@@ -5,7 +5,7 @@ Two layers, so other launchers (``python -m srpo.main``) can take only what they
 - ``cpu_overrides(CPUSettings)``: what *any* run of verl's trainer on the CPU platform needs
   (device, logical Ray GPUs, FSDP2, eager sdpa attention, vLLM's CPU engine without sleep mode) plus
   the memory settings that keep a run on a small shared machine (KV cache, Ray object store, number of
-  agent-loop and reward workers, dataloader workers).
+  agent-loop and reward workers, dataloader workers), and fp32 FSDP compute on CPUs without native bf16.
 - ``cpu_env()``: the environment variables (``VERL_PLATFORM=cpu`` selects ``srpo.cpu.platform``).
 
 Every value was measured on a 2-core, 24 GiB machine; see ``benchmarks/results/verl_cpu.md``.
@@ -16,11 +16,37 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 MiB = 1024**2
 # vLLM's executor that runs the model inside the engine-core process instead of a worker process of
 # its own (one process, ~0.5 GB, less). Named by class: vLLM's CPU platform turns "uni" into "mp".
 UNIPROC_EXECUTOR = "vllm.v1.executor.uniproc_executor.UniProcExecutor"
+
+
+COMPUTE_DTYPES = ("auto", "fp32", "bf16")
+# /proc/cpuinfo flags of CPUs whose bf16 matrix products are native (AVX512-BF16, Intel AMX)
+BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU multiplies bf16 natively (else torch emulates it, far slower than fp32)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            return not BF16_CPU_FLAGS.isdisjoint(line.partition(":")[2].split())
+    return False
+
+
+def resolve_compute_dtype(requested: str, cpuinfo: str | None = None) -> str:
+    """``auto`` -> bf16 where the CPU has native bf16, else fp32; explicit choices are kept."""
+    if requested != "auto":
+        return requested
+    return "bf16" if cpu_has_bf16(cpuinfo) else "fp32"
 
 
 @dataclass(frozen=True)
@@ -36,6 +62,9 @@ class CPUSettings:
     reward_num_workers: int = 1  # verl default 8 reward-loop worker actors
     max_num_seqs: int = 64  # vLLM concurrent sequences
     tq_storage_units: int = 1  # verl default 8 TransferQueue storage actors (~0.45 GB RSS each)
+    # FSDP compute dtype: verl autocasts to bf16, which a CPU without bf16 instructions runs through a
+    # reference gemm ~13x slower than fp32; "auto" keeps bf16 only where the CPU has them
+    compute_dtype: str = "auto"
 
     def __post_init__(self) -> None:
         for name in (
@@ -52,6 +81,10 @@ class CPUSettings:
             raise ValueError(
                 f"CPUSettings.object_store_bytes must be >= 80 MiB, got {self.object_store_bytes}"
             )
+        if self.compute_dtype not in COMPUTE_DTYPES:
+            raise ValueError(
+                f"CPUSettings.compute_dtype must be one of {COMPUTE_DTYPES}, got {self.compute_dtype!r}"
+            )
         if not 0.0 < self.gpu_memory_utilization <= 1.0:
             raise ValueError(
                 f"CPUSettings.gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}"
@@ -62,6 +95,22 @@ def cpu_overrides(settings: CPUSettings | None = None) -> list[str]:
     """Hydra overrides (``key=value``; ``+key`` adds a key verl's schema lacks) for a CPU run."""
     s = settings or CPUSettings()
     rollout = "actor_rollout_ref.rollout"
+    return [*_base_overrides(s, rollout), *_precision_overrides(s)]
+
+
+def _precision_overrides(s: CPUSettings) -> list[str]:
+    """fp32 FSDP compute (params, gradients reduction, buffers) where bf16 would be emulated.
+
+    verl's FSDP engine reads ``fsdp_config.mixed_precision`` (absent from its YAML, hence ``++``);
+    with bf16 the engine's own default (bf16 params, fp32 reduce) is left as is.
+    """
+    if resolve_compute_dtype(s.compute_dtype) == "bf16":
+        return []
+    fp32 = "{param_dtype:fp32,reduce_dtype:fp32,buffer_dtype:fp32}"
+    return [f"++actor_rollout_ref.{role}.fsdp_config.mixed_precision={fp32}" for role in ("actor", "ref")]
+
+
+def _base_overrides(s: CPUSettings, rollout: str) -> list[str]:
     return [
         # --- device and Ray: logical "GPU" slots stand for FSDP ranks (see srpo.cpu.platform)
         "trainer.device=cpu",

@@ -12,7 +12,13 @@ from omegaconf import OmegaConf
 
 from srpo.cpu.launch import TinyRun, trainer_command
 from srpo.cpu.memory import TreeMemorySampler, process_role
-from srpo.cpu.overrides import UNIPROC_EXECUTOR, CPUSettings, cpu_env, cpu_overrides
+from srpo.cpu.overrides import (
+    UNIPROC_EXECUTOR,
+    CPUSettings,
+    cpu_env,
+    cpu_overrides,
+    resolve_compute_dtype,
+)
 
 
 def _as_dict(overrides: list[str]) -> dict[str, str]:
@@ -30,6 +36,38 @@ def test_cpu_overrides_carry_the_settings() -> None:
     assert (
         got["actor_rollout_ref.rollout.engine_kwargs.vllm.distributed_executor_backend"] == UNIPROC_EXECUTOR
     )
+
+
+CPUINFO = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f {extra}\nbogomips\t: 4000\n"
+
+
+@pytest.mark.parametrize(
+    ("requested", "extra", "expected"),
+    [
+        ("auto", "", "fp32"),
+        ("auto", "avx512_bf16", "bf16"),
+        ("auto", "amx_bf16 amx_tile", "bf16"),
+        ("fp32", "avx512_bf16", "fp32"),
+        ("bf16", "", "bf16"),
+    ],
+)
+def test_compute_dtype_follows_the_cpus_bf16_support(requested: str, extra: str, expected: str) -> None:
+    assert resolve_compute_dtype(requested, CPUINFO.format(extra=extra)) == expected
+
+
+def test_fp32_compute_sets_verls_fsdp_mixed_precision_for_actor_and_ref() -> None:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    got = [o for o in cpu_overrides(CPUSettings(compute_dtype="fp32")) if "mixed_precision" in o]
+    assert len(got) == 2
+    parsed = OverridesParser.create().parse_overrides(got)
+    assert {o.key_or_group for o in parsed} == {
+        f"actor_rollout_ref.{role}.fsdp_config.mixed_precision" for role in ("actor", "ref")
+    }
+    assert all(
+        o.value() == {"param_dtype": "fp32", "reduce_dtype": "fp32", "buffer_dtype": "fp32"} for o in parsed
+    )
+    assert not [o for o in cpu_overrides(CPUSettings(compute_dtype="bf16")) if "mixed_precision" in o]
 
 
 def test_embedded_default_names_the_same_executor() -> None:
@@ -71,6 +109,7 @@ def test_overrides_apply_to_verl_ppo_config() -> None:
         ({"object_store_bytes": 2**20}, "object_store_bytes"),
         ({"gpu_memory_utilization": 0.0}, "gpu_memory_utilization"),
         ({"tq_storage_units": 0}, "tq_storage_units"),
+        ({"compute_dtype": "fp16"}, "compute_dtype"),
     ],
 )
 def test_settings_reject_bad_values_naming_the_field(kwargs: dict, field: str) -> None:

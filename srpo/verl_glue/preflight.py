@@ -118,7 +118,7 @@ def check_reward_function(config: DictConfig) -> None:
 
 
 def check_reward_workers(config: DictConfig) -> None:
-    """``reward.num_workers=0`` (score in the agent loop, srpo.verl_glue.local_reward) has no reward model."""
+    """``reward.num_workers=0`` (score in the agent loop, srpo.verl_glue.local_reward): srpo's trainer, no reward model."""
     workers = OmegaConf.select(config, "reward.num_workers", default=None)
     if workers is None:
         return
@@ -131,6 +131,18 @@ def check_reward_workers(config: DictConfig) -> None:
             "reward.num_workers=0 scores rule-based rewards in the agent loop worker, but "
             "reward.reward_model.enable=true needs verl's reward workers: set reward.num_workers >= 1."
         )
+    if int(workers) == 0:
+        from verl.trainer.ppo.v1.trainer_base import TRAINER_REGISTRY
+
+        from srpo.verl_glue.trainer import SRPOTrainer
+
+        mode = OmegaConf.select(config, "trainer.v1.trainer_mode")
+        if not issubclass(TRAINER_REGISTRY[mode], SRPOTrainer):
+            raise PreflightError(
+                f"reward.num_workers=0 scores rewards in the agent loop worker, which srpo's trainer arranges "
+                f"(trainer.v1.trainer_mode=srpo); trainer.v1.trainer_mode={mode!r} would give the agent loop "
+                "no reward worker at all: set reward.num_workers >= 1 or trainer.v1.trainer_mode=srpo."
+            )
 
 
 def check_finished_output(config: DictConfig) -> None:

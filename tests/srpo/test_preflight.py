@@ -90,6 +90,10 @@ def test_rewards_in_the_agent_loop_need_no_reward_model(good):
     run_preflight(_compose([*_base(good), "reward.num_workers=0"]))
     with pytest.raises(PreflightError, match=r"reward.reward_model.enable=true needs verl's reward workers"):
         run_preflight(_compose([*_base(good), "reward.num_workers=0", "reward.reward_model.enable=true"]))
+    with pytest.raises(
+        PreflightError, match=r"trainer.v1.trainer_mode='sync' would give the agent loop no reward"
+    ):
+        run_preflight(_compose([*_base(good), "reward.num_workers=0", "trainer.v1.trainer_mode=sync"]))
 
 
 def test_malformed_row_is_named(good, tmp_path):

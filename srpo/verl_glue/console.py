@@ -37,8 +37,10 @@ HARMLESS_WARNINGS: tuple[tuple[type[Warning], str], ...] = (
     # SRPO is critic-free by design (algorithm.adv_estimator=srpo).
     (UserWarning, r"Disabled critic as algorithm\.adv_estimator != gae"),
 )
-# Loggers whose INFO records repeat in every process and carry no news (the platform is chosen by srpo).
-CHATTY_LOGGERS = ("verl.plugin.platform.platform_manager",)
+# Loggers whose INFO records repeat and carry no news: the platform (chosen by srpo) in every process, and
+# the tokenizer family resolved again for every rollout (twice per rollout in the agent loop, which runs in
+# the driver: srpo.verl_glue.agent_loop).
+CHATTY_LOGGERS = ("verl.plugin.platform.platform_manager", "verl.utils.tokenizer.continuous_token")
 
 
 def verbose() -> bool:

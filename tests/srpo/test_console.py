@@ -112,6 +112,17 @@ def test_known_harmless_warnings_are_silenced(monkeypatch):
     assert [str(w.message) for w in caught] == ["something else is off"]
 
 
+def test_per_rollout_tokenizer_records_are_quiet(monkeypatch):
+    """verl logs the tokenizer family at INFO twice per rollout; the agent loop runs in the driver."""
+    import logging
+
+    monkeypatch.delenv("SRPO_VERBOSE", raising=False)
+    logger = logging.getLogger("verl.utils.tokenizer.continuous_token")
+    monkeypatch.setattr(logger, "level", logging.NOTSET)
+    quiet_known_warnings()
+    assert not logger.isEnabledFor(logging.INFO) and logger.isEnabledFor(logging.WARNING)
+
+
 def test_filter_keeps_everything_in_the_log_and_little_on_the_terminal(tmp_path: Path):
     """Descriptor-level: a child process's output (as Ray's processes write it) is filtered too."""
     log = tmp_path / "console.log"

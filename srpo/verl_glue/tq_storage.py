@@ -45,7 +45,9 @@ def start_in_process_storage(conf: Any) -> dict[str, Any]:
     unit = storage_unit_class(config=unit_config)
     section.zmq_info = {UNIT_NAME: unit.get_zmq_server_info()}
     # TransferQueue keeps what this returns for the life of the process; the unit's threads stop
-    # when it is collected (its own finalizer), i.e. at exit.
+    # when it is collected (its own finalizer), i.e. at exit. (``tq.close()`` shuts down only the
+    # backends it knows and logs "close for _TQ_STORAGE with key InProcessSimpleStorage is not
+    # supported for now": harmless here, in console.log only.)
     return {UNIT_NAME: unit}
 
 

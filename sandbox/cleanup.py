@@ -18,9 +18,7 @@ import time
 IS_INIT = os.getpid() == 1
 WIPE_BUDGET_S = 5.0  # a tmpfs with nr_inodes capped empties in well under a second
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-SPARED: set = (
-    set()
-)  # the fork server and its standby child (forkserver.py): root, out of every program's reach
+SPARED: set = set()  # the fork servers (forkserver.py): root, out of every program's reach
 
 
 def _other_pids() -> list:

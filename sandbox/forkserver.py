@@ -151,9 +151,11 @@ def serve(sock_fd: int, role: str = "program") -> None:
             os._exit(0)
         try:
             req = decode_request(msg)
-            # Set here, not in the child: our own pages are shared with no one between children,
+            # Made here, not in the child: our own pages are shared with no one between children,
             # so what we write costs no copy, and the child inherits it.
             os.environ["HOME"] = os.environ["TMPDIR"] = req["case_dir"]
+            if req["mode"] == "stdio":
+                req["main"] = _main_module(req["case_dir"])
             pid = os.fork()
         except (OSError, ValueError) as e:
             for fd in fds:
@@ -199,7 +201,7 @@ def _child(req: dict, fds: list) -> None:
             os.write(2, f"fork server: could not start the program: {e}\n".encode())
         os._exit(125)
     if req["mode"] == "stdio":
-        os._exit(_run_script())
+        os._exit(_run_script(req["main"]))
     if req["mode"] == JUDGE:
         _judge()
     from sandbox import runner
@@ -230,13 +232,19 @@ def _judge() -> None:
         os._exit(0)
 
 
-def _run_script() -> int:
-    """Run prog.py as `python3 -I prog.py` would and return its exit status."""
+def _main_module(case_dir: str):
+    """The `__main__` module a script in case_dir/prog.py runs in (made by the server, still empty)."""
     import builtins
 
-    path = os.path.abspath("prog.py")  # as the interpreter resolves a script's path
     module = type(sys)("__main__")
+    path = os.path.abspath(os.path.join(case_dir, "prog.py"))  # as the interpreter resolves a script's path
     module.__dict__.update(__file__=path, __cached__=None, __builtins__=builtins)
+    return module
+
+
+def _run_script(module) -> int:
+    """Run prog.py in `module` (_main_module) as `python3 -I prog.py` would; return its exit status."""
+    path = module.__file__
     sys.modules["__main__"] = module
     sys.argv[:] = ["prog.py"]
     code = 0

@@ -232,7 +232,7 @@ def _collect(
     killed so the test process sees its pipe close."""
     out, err, report = bytearray(), bytearray(), bytearray()
     out_total = 0
-    sel = selectors.DefaultSelector()
+    sel = selectors.PollSelector()  # no epoll fd to make and close per case
     for f in (proc.stdout, proc.stderr):
         os.set_blocking(f.fileno(), False)
         sel.register(f.fileno(), selectors.EVENT_READ, "out" if f is proc.stdout else "err")
@@ -453,6 +453,17 @@ def compile_cpp(req: dict) -> dict:
     return {"ok": True, "binary": binary, "wall_s": wall}
 
 
+def _write(path: str, text: str) -> None:
+    """A new file holding `text` (UTF-8), as open(path, "w") makes it, without the io stack's objects."""
+    data = text.encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        while data:
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)
+
+
 def run_case(req: dict, case: dict, case_dir: str) -> dict:
     """Run one case in `case_dir` and describe how it ended."""
     fmt = req["format"]
@@ -462,8 +473,7 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
     cpu_s = int(time_limit) + 1
     limits = _rlimits(int(req["memory_mb"]), limit + 1, int(req["nproc"]))
     if not req.get("binary"):
-        with open(os.path.join(case_dir, "prog.py"), "w", encoding="utf-8") as f:
-            f.write(req["program"])
+        _write(os.path.join(case_dir, "prog.py"), req["program"])
     # call and reply pipes of call/assert programs; assert's test process reports on a third
     pipes = [fd for _ in range({"stdio": 0, "call": 2}.get(fmt, 3)) for fd in os.pipe()]
     collect: dict = {}
@@ -483,8 +493,7 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
                     "message": f"language {req.get('language')!r} is not in this image",
                 }
             argv, stdin_path, pass_fds = list(command), os.path.join(case_dir, ".stdin"), ()
-            with open(stdin_path, "w", encoding="utf-8") as f:
-                f.write(case["input"])
+            _write(stdin_path, case["input"])
         if PROGRAM_UID is not None:  # the program's from here on; searchable, so we can start it there
             os.chown(case_dir, PROGRAM_UID, PROGRAM_UID)
             os.chmod(case_dir, 0o711)

@@ -157,10 +157,10 @@ def serve(sock_fd: int, role: str = "program") -> None:
             if req["mode"] == "stdio":
                 req["main"] = _main_module(req["case_dir"])
             pid = os.fork()
-        except (OSError, ValueError) as e:
+        except Exception as e:  # a request we cannot read (or a failed fork) ends that case, not us
             for fd in fds:
                 os.close(fd)
-            sock.send(b"error the fork server could not fork: %s" % str(e).encode()[:200])
+            sock.send(b"error the fork server could not start the case: %s" % str(e).encode()[:200])
             continue
         if pid == 0:
             _child(req, fds)  # never returns

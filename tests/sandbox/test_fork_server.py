@@ -192,3 +192,30 @@ def test_exit_status_and_tracebacks_match_a_fresh_interpreter():
     fork_tb, fresh_tb = results["fork_server"][1][2], results["fresh_interpreter"][1][2]
     assert fork_tb.splitlines()[-1] == fresh_tb.splitlines()[-1] == "KeyError: 'k'", (fork_tb, fresh_tb)
     assert "forkserver" not in fork_tb, fork_tb
+
+
+def test_a_request_it_cannot_read_is_answered_and_the_server_keeps_serving(tmp_path):
+    """The server prepares each case itself before it forks: a bad request must cost that case
+    (an error reply, its fds closed), never the server. Runs a server on the host, no Docker."""
+    import os
+    import socket
+    import sys
+
+    from sandbox import bundle, cleanup, forkserver
+
+    argv = [sys.executable, "-I", "-c", bundle.FORK_SERVER_BOOT, bundle.payload(bundle.FORK_SERVER)]
+    server = forkserver.ForkServer(argv, dict(forkserver.ENV), set(cleanup.SPARED))
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for bad in (b"stdio 1 - bogus=1 /tmp", b"garbage"):
+            socket.send_fds(server.sock, [bad], [null, null, null])
+            assert "could not start the case" in server.receive()["error"]
+        (tmp_path / "prog.py").write_text("print(6 * 7)\n")
+        child = server.spawn("stdio", str(tmp_path), [null], {"nofile": 256}, 2, None)
+        assert child.stdout.read() == b"42\n" and child.wait() == 0
+        child.stdout.close()
+        child.stderr.close()
+    finally:
+        os.close(null)
+        server.close()
+        server.proc.wait(timeout=10)

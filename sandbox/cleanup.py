@@ -18,9 +18,7 @@ import time
 IS_INIT = os.getpid() == 1
 WIPE_BUDGET_S = 5.0  # a tmpfs with nr_inodes capped empties in well under a second
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-SPARED: set = (
-    set()
-)  # the fork server and its standby child (forkserver.py): root, out of every program's reach
+SPARED: set = set()  # the fork servers (forkserver.py): root, out of every program's reach
 
 
 def _other_pids() -> list:
@@ -39,6 +37,11 @@ def _other_pids() -> list:
     return pids
 
 
+def others_alive() -> bool:
+    """As PID 1: whether any process but ourselves and the SPARED is alive (zombies are not)."""
+    return IS_INIT and bool(_other_pids())
+
+
 def reap() -> None:
     while True:
         try:
@@ -50,16 +53,26 @@ def reap() -> None:
 
 
 def kill_uid(uid: int) -> None:
-    """SIGKILL every process whose real, effective or saved uid is `uid` (setsid cannot hide one)."""
+    """SIGKILL every process whose real, effective or saved uid is `uid` (setsid cannot hide one).
+
+    Ourselves and the SPARED (root) are skipped unread: this runs after every judged case."""
+    skip = {os.getpid(), *SPARED}
+    want = str(uid).encode()
     for name in os.listdir("/proc"):
-        if not name.isdigit():
+        if not name.isdigit() or int(name) in skip:
             continue
         try:
-            with open(f"/proc/{name}/status") as f:
-                line = next(x for x in f if x.startswith("Uid:"))
-        except (OSError, StopIteration):
+            fd = os.open(f"/proc/{name}/status", os.O_RDONLY)
+        except OSError:
             continue
-        if str(uid) in line.split()[1:4]:
+        try:
+            text = os.read(fd, 1 << 12)  # Uid: is in the first dozen lines
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+        _, found, rest = text.partition(b"\nUid:")
+        if found and want in rest.split(b"\n", 1)[0].split()[:3]:
             with contextlib.suppress(OSError):
                 os.kill(int(name), signal.SIGKILL)
 
@@ -103,11 +116,11 @@ def kill_leftovers() -> int:
     return len(found)
 
 
-def _empty(top_fd: int, deadline: float) -> None:
-    """Remove everything below the directory open as top_fd, depth first, one fd open at a time."""
+def _empty(top_fd: int, deadline: float, names: list) -> None:
+    """Remove everything below the directory open as top_fd (`names`: its entries), depth first,
+    one fd open at a time."""
     fd = top_fd
     stack: list = []  # (name of the directory we are in, names left in its parent)
-    names = os.listdir(fd)
     try:
         while True:
             if time.monotonic() > deadline:
@@ -152,7 +165,10 @@ def wipe(directory: str, budget_s: float = WIPE_BUDGET_S) -> bool:
     except OSError:
         return False
     try:
-        _empty(top, time.monotonic() + budget_s)
+        names = os.listdir(top)
+        if not names:  # nothing runs that could add an entry: empty now is empty (most of /dev/shm's cases)
+            return True
+        _empty(top, time.monotonic() + budget_s, names)
         return not os.listdir(top)
     except OSError:
         return False
@@ -165,9 +181,14 @@ def ipc_left() -> list:
     left = []
     for kind in ("shm", "sem", "msg"):
         try:
-            with open(f"/proc/sysvipc/{kind}") as f:
-                if len(f.read().splitlines()) > 1:
-                    left.append(kind)
+            fd = os.open(f"/proc/sysvipc/{kind}", os.O_RDONLY)
         except OSError:
             continue
+        try:
+            if os.read(fd, 1 << 12).count(b"\n") > 1:  # a header line, then one per object
+                left.append(kind)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
     return left

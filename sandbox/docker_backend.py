@@ -266,6 +266,9 @@ class DockerWorker(Worker):
             self.id = None
 
 
+CLOSE_WAIT_S = 10.0  # how long close() waits for the daemon to finish removing our containers
+
+
 class DockerSandbox(PooledSandbox):
     """The isolated backend: a warm pool of containers (see the module docstring)."""
 
@@ -294,10 +297,22 @@ class DockerSandbox(PooledSandbox):
         return [c["Id"] for c in found]
 
     def close(self) -> None:
+        """Close every worker, then wait (bounded) until the daemon lists none of ours: a container
+        whose supervisor saw stdin close is removed by the daemon itself (auto_remove), and a
+        removal in progress answers 409 and still shows for a moment on a loaded machine."""
         super().close()
+        deadline = time.monotonic() + CLOSE_WAIT_S
         try:
-            for cid in self.containers():  # anything a failed close left behind
-                self.api.remove_container(cid, force=True)
+            left = self.containers()
+            for cid in left:  # anything a failed close left behind
+                try:
+                    self.api.remove_container(cid, force=True)
+                except docker.errors.APIError as e:
+                    if e.status_code not in (404, 409):
+                        raise
+            while left and time.monotonic() < deadline:
+                time.sleep(0.05)
+                left = self.containers()
         except (docker.errors.DockerException, *_CONNECTION_ERRORS):
             pass
 

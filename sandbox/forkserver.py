@@ -25,10 +25,17 @@ Why no state flows between children, or back into the server:
 What children do share: the server's hash seed (str hashes, and so set order, are the same in
 every child; `random` reseeds itself in each child) and the modules imported here.
 
-Messages are short lines of words over a SOCK_SEQPACKET socketpair. Request (encode_request):
-mode, CPU seconds, uid, the rlimits and the case dir, with the fds [stdin, stdout, stderr(, call_r,
-reply_w)] (a test process: [null, null, null, call_w, reply_r, report_w, case]); replies `pid <pid> <standby pid>`, then `status <waitstatus>` when the child is gone
-(or `error <text>` if the fork failed).
+The server forks when a case arrives, after it has prepared what the child needs (the request
+decoded, HOME and TMPDIR in its own environment): between children its pages are shared with no
+one, so its own writes cost no copy, while whatever a child has to do itself after the fork writes
+pages it shares with the server, each one copied (about 5 us a page on the machine measured,
+BENCHMARKS.md). It has at most one child at a time, which the clean-up kills like any program.
+
+Messages are short lines of words over a SOCK_SEQPACKET socketpair: `ready` once started, then per
+request (encode_request: mode, CPU seconds, uid, the rlimits and the case dir, with the fds [stdin,
+stdout, stderr(, call_r, reply_w)]; a test process: [null, null, null, call_w, reply_r, report_w,
+case]) the replies `pid <pid>`, then `status <waitstatus>` when the child is gone (or `error <text>`
+if the request could not be forked).
 Stdlib only: this module is shipped into the sandbox (see bundle.py).
 """
 
@@ -48,6 +55,8 @@ PRELOAD = ("collections", "functools", "heapq", "bisect", "itertools", "math", "
 CHILD_FDS = 7  # stdin, stdout, stderr, the call and reply pipes; a test child's report pipe and case
 JUDGE = "judge"  # the mode of a test process (assert cases), forked by the supervisor's test server
 REPLY_TIMEOUT_S = 10.0
+# A child's environment, as the supervisor gives a fresh interpreter; HOME and TMPDIR are its case dir.
+ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "MALLOC_ARENA_MAX": "2"}
 
 
 # ---------------------------------------------------------------- messages
@@ -61,13 +70,17 @@ def encode_request(mode: str, case_dir: str, limits: dict, cpu_s: int, uid) -> b
 
 
 def decode_request(msg: bytes) -> dict:
+    """The request as the child uses it: rlimits as (resource, (soft, hard)) pairs, CPU's last."""
     mode, cpu_s, uid, rlimits, case_dir = msg.decode().split(" ", 4)
+    limits = [
+        (getattr(resource, f"RLIMIT_{key.upper()}"), (int(value), int(value)))
+        for key, _, value in (item.partition("=") for item in rlimits.split(","))
+    ]
     return {
         "mode": mode,
         "case_dir": case_dir,
-        "cpu_s": int(cpu_s),
         "uid": None if uid == "-" else int(uid),
-        "limits": {key: int(value) for key, _, value in (item.partition("=") for item in rlimits.split(","))},
+        "rlimits": [*limits, (resource.RLIMIT_CPU, (int(cpu_s), int(cpu_s) + 1))],
     }
 
 
@@ -110,8 +123,8 @@ def _warm_up() -> None:
 def serve(sock_fd: int, role: str = "program") -> None:
     """The server's loop: one child per request, until the supervisor closes the socket.
 
-    `role` "program" forks programs, "test" the test processes of assert cases (their standby
-    children leave their OOM score alone: the program stays the OOM killer's first choice)."""
+    `role` "program" forks programs, "test" the test processes of assert cases (which leave
+    their OOM score alone: the program stays the OOM killer's first choice)."""
     global _LIBC, _ROLE
     _ROLE = role
     _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -119,6 +132,8 @@ def serve(sock_fd: int, role: str = "program") -> None:
     if os.getuid() == 0:
         os.setgroups([])
         _empty_bounding_set()
+    os.environ.clear()  # what every child's environment starts from
+    os.environ.update(ENV)
     for name in PRELOAD:
         __import__(name)
     _warm_up()
@@ -126,8 +141,7 @@ def serve(sock_fd: int, role: str = "program") -> None:
 
     gc.freeze()  # what is loaded now stays shared with children instead of being copied on write
     sock = socket.socket(fileno=sock_fd)
-    standby = _standby()
-    sock.send(b"standby %d" % (standby[0] if standby else 0))
+    sock.send(b"ready")
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, CHILD_FDS)
@@ -135,93 +149,44 @@ def serve(sock_fd: int, role: str = "program") -> None:
             os._exit(0)
         if not msg:  # the supervisor is gone
             os._exit(0)
-        child, standby = standby, None
-        if child is not None and not _hand_over(child, msg, fds):
-            child = None  # it died waiting (it is reaped below); a fresh one takes the case
-        if child is None:
-            child = _standby()
-            if child is None or not _hand_over(child, msg, fds):
-                for fd in fds:
-                    os.close(fd)
-                sock.send(b"error the fork server could not fork")
-                continue
+        try:
+            req = decode_request(msg)
+            # Made here, not in the child: our own pages are shared with no one between children,
+            # so what we write costs no copy, and the child inherits it.
+            os.environ["HOME"] = os.environ["TMPDIR"] = req["case_dir"]
+            if req["mode"] == "stdio":
+                req["main"] = _main_module(req["case_dir"])
+            pid = os.fork()
+        except Exception as e:  # a request we cannot read (or a failed fork) ends that case, not us
+            for fd in fds:
+                os.close(fd)
+            sock.send(b"error the fork server could not start the case: %s" % str(e).encode()[:200])
+            continue
+        if pid == 0:
+            _child(req, fds)  # never returns
         for fd in fds:
             os.close(fd)
-        standby = _standby()  # the next case's child gets ready while this one runs
-        sock.send(b"pid %d %d" % (child[0], standby[0] if standby else 0))
-        _, status = os.waitpid(child[0], 0)
-        _reap()
+        sock.send(b"pid %d" % pid)
+        _, status = os.waitpid(pid, 0)
         sock.send(b"status %d" % status)
-
-
-def _reap() -> None:
-    """Reap standby children that died waiting (nothing else of ours can be gone)."""
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
-
-
-def _standby() -> tuple | None:
-    """Fork the next case's child now: it starts its session and waits for its case.
-
-    The fork and the start-up then happen off the case's path. Returns (pid, our end of its
-    socket), or None if fork failed."""
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    try:
-        pid = os.fork()
-    except OSError:
-        ours.close()
-        theirs.close()
-        return None
-    if pid:
-        theirs.close()
-        return pid, ours
-    try:  # the child: never return into the server's loop
-        keep = theirs.fileno()
-        os.closerange(3, keep)  # the server's socket and every other fd; 0-2 are /dev/null
-        os.closerange(keep + 1, 1 << 16)
-        os.setsid()
-        if _ROLE == "program":
-            with contextlib.suppress(
-                OSError
-            ):  # the program, never the supervisor, is the OOM killer's choice
-                oom = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
-                try:
-                    os.write(oom, b"1000")
-                finally:
-                    os.close(oom)
-        msg, fds, _, _ = socket.recv_fds(theirs, 1 << 16, CHILD_FDS)
-    except BaseException:
-        os._exit(125)
-    if not msg:  # the server is gone
-        os._exit(0)
-    _child(decode_request(msg), fds)  # never returns
-
-
-def _hand_over(child: tuple, msg: bytes, fds: list) -> bool:
-    """Give the case to a waiting child; False if it is gone."""
-    pid, channel = child
-    try:
-        socket.send_fds(channel, [msg], fds)
-        return True
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.kill(pid, 9)
-        return False
-    finally:
-        channel.close()
 
 
 def _child(req: dict, fds: list) -> None:
     """Become the program: fds, limits, case dir, uid (its session is its own already); run it, exit."""
-    try:
+    try:  # never return into the server's loop
+        os.setsid()
+        if _ROLE == "program":  # the program, never the supervisor, is the OOM killer's choice
+            oom = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+            try:
+                os.write(oom, b"1000")
+            finally:
+                os.close(oom)
         high = [os.dup(fd) for fd in fds]  # out of the way of the numbers they move to
         for target, fd in enumerate(high):
             os.dup2(fd, target)
         os.closerange(len(fds), 1 << 16)  # our socket and every stray fd
-        for key, value in req["limits"].items():
-            resource.setrlimit(getattr(resource, f"RLIMIT_{key.upper()}"), (value, value))
-        resource.setrlimit(resource.RLIMIT_CPU, (req["cpu_s"], req["cpu_s"] + 1))
+        for limit, values in req["rlimits"]:
+            resource.setrlimit(limit, values)
         os.chdir(req["case_dir"])
         uid = req.get("uid")
         if uid is not None:
@@ -230,21 +195,13 @@ def _child(req: dict, fds: list) -> None:
             os.setresuid(uid, uid, uid)  # all three ids: no capability is left, none can come back
         if req["mode"] != JUDGE:  # a test process stays undumpable: no program may read or trace it
             _prctl(4, 1)  # dumpable again, as an exec'd program would be (its own /proc files are its own)
-        os.environ.clear()
-        os.environ.update(
-            PATH="/usr/local/bin:/usr/bin:/bin",
-            LANG="C.UTF-8",
-            HOME=req["case_dir"],
-            TMPDIR=req["case_dir"],
-            MALLOC_ARENA_MAX="2",
-        )
         atexit._clear()  # nothing of the server's runs at the program's exit
     except BaseException as e:
         with contextlib.suppress(BaseException):
             os.write(2, f"fork server: could not start the program: {e}\n".encode())
         os._exit(125)
     if req["mode"] == "stdio":
-        os._exit(_run_script())
+        os._exit(_run_script(req["main"]))
     if req["mode"] == JUDGE:
         _judge()
     from sandbox import runner
@@ -275,13 +232,19 @@ def _judge() -> None:
         os._exit(0)
 
 
-def _run_script() -> int:
-    """Run prog.py as `python3 -I prog.py` would and return its exit status."""
+def _main_module(case_dir: str):
+    """The `__main__` module a script in case_dir/prog.py runs in (made by the server, still empty)."""
     import builtins
 
-    path = os.path.abspath("prog.py")  # as the interpreter resolves a script's path
     module = type(sys)("__main__")
+    path = os.path.abspath(os.path.join(case_dir, "prog.py"))  # as the interpreter resolves a script's path
     module.__dict__.update(__file__=path, __cached__=None, __builtins__=builtins)
+    return module
+
+
+def _run_script(module) -> int:
+    """Run prog.py in `module` (_main_module) as `python3 -I prog.py` would; return its exit status."""
+    path = module.__file__
     sys.modules["__main__"] = module
     sys.argv[:] = ["prog.py"]
     code = 0
@@ -372,7 +335,6 @@ class ForkedProgram:
     def _take(self, reply: dict) -> None:
         if "pid" in reply:
             self._pid = reply["pid"]
-            self.server.set_standby(reply.get("standby"))
         elif "status" in reply and self._pid is not None:
             self.returncode = os.waitstatus_to_exitcode(reply["status"])
         else:
@@ -393,8 +355,8 @@ class ForkServer:
     """The supervisor's handle on its fork server process."""
 
     def __init__(self, argv: list, env: dict, spared: set, role: str = "program") -> None:
-        """Start the server (`role`: see serve); `spared` is the set of pids the clean-up must not
-        kill, kept up to date with the server's and its standby child's."""
+        """Start the server (`role`: see serve); its pid joins `spared`, the pids the clean-up
+        must not kill (its children are not spared: each is a case's program or test)."""
         import subprocess
 
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -409,17 +371,9 @@ class ForkServer:
         )
         theirs.close()
         self.sock.settimeout(REPLY_TIMEOUT_S)
-        self.spared = spared
-        self.standby: int | None = None
         spared.add(self.proc.pid)
-        self.set_standby(self.receive().get("standby"))  # the server is ready
-
-    def set_standby(self, pid: int | None) -> None:
-        """The server's child that waits for the next case: spared by the clean-up like the server."""
-        self.spared.discard(self.standby)
-        self.standby = pid
-        if pid is not None:
-            self.spared.add(pid)
+        if "ready" not in self.receive():
+            raise OSError("the fork server did not start")
 
     @property
     def pid(self) -> int:
@@ -443,11 +397,11 @@ class ForkServer:
         try:
             numbers = [int(x) for x in rest.split()]
             if kind == "pid":
-                return {"pid": numbers[0], "standby": numbers[1] or None}
+                return {"pid": numbers[0]}
             if kind == "status":
                 return {"status": numbers[0]}
-            if kind == "standby":
-                return {"standby": numbers[0] or None}
+            if kind == "ready":
+                return {"ready": True}
         except (ValueError, IndexError):
             pass
         raise OSError(f"unexpected fork server reply {data[:100]!r}")

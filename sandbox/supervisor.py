@@ -97,19 +97,27 @@ def _empty_bounding_set() -> None:
             break  # past the last capability this kernel knows
 
 
+OOM_FILES = ["/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events"]  # cgroup v1, v2
+
+
 def _oom_kills() -> int:
-    for path, key in (
-        ("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill"),
-        ("/sys/fs/cgroup/memory.events", "oom_kill"),
-    ):
+    """The container's OOM kills so far (-1: unknown); read once per case, so kept lean."""
+    for path in OOM_FILES:
         try:
-            with open(path) as f:
-                for line in f:
-                    k, _, v = line.partition(" ")
-                    if k == key:
-                        return int(v)
+            fd = os.open(path, os.O_RDONLY)
         except OSError:
             continue
+        try:
+            text = os.read(fd, 1 << 12)
+        finally:
+            os.close(fd)
+        if OOM_FILES[0] != path:
+            OOM_FILES.remove(path)
+            OOM_FILES.insert(0, path)  # the one this container has, first from now on
+        for line in text.splitlines():
+            if line.startswith(b"oom_kill "):
+                return int(line.split()[1])
+        return -1
     return -1
 
 
@@ -224,7 +232,7 @@ def _collect(
     killed so the test process sees its pipe close."""
     out, err, report = bytearray(), bytearray(), bytearray()
     out_total = 0
-    sel = selectors.DefaultSelector()
+    sel = selectors.PollSelector()  # no epoll fd to make and close per case
     for f in (proc.stdout, proc.stderr):
         os.set_blocking(f.fileno(), False)
         sel.register(f.fileno(), selectors.EVENT_READ, "out" if f is proc.stdout else "err")
@@ -445,6 +453,17 @@ def compile_cpp(req: dict) -> dict:
     return {"ok": True, "binary": binary, "wall_s": wall}
 
 
+def _write(path: str, text: str) -> None:
+    """A new file holding `text` (UTF-8), as open(path, "w") makes it, without the io stack's objects."""
+    data = text.encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        while data:
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)
+
+
 def run_case(req: dict, case: dict, case_dir: str) -> dict:
     """Run one case in `case_dir` and describe how it ended."""
     fmt = req["format"]
@@ -454,8 +473,7 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
     cpu_s = int(time_limit) + 1
     limits = _rlimits(int(req["memory_mb"]), limit + 1, int(req["nproc"]))
     if not req.get("binary"):
-        with open(os.path.join(case_dir, "prog.py"), "w", encoding="utf-8") as f:
-            f.write(req["program"])
+        _write(os.path.join(case_dir, "prog.py"), req["program"])
     # call and reply pipes of call/assert programs; assert's test process reports on a third
     pipes = [fd for _ in range({"stdio": 0, "call": 2}.get(fmt, 3)) for fd in os.pipe()]
     collect: dict = {}
@@ -475,12 +493,10 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
                     "message": f"language {req.get('language')!r} is not in this image",
                 }
             argv, stdin_path, pass_fds = list(command), os.path.join(case_dir, ".stdin"), ()
-            with open(stdin_path, "w", encoding="utf-8") as f:
-                f.write(case["input"])
+            _write(stdin_path, case["input"])
         if PROGRAM_UID is not None:  # the program's from here on; searchable, so we can start it there
             os.chown(case_dir, PROGRAM_UID, PROGRAM_UID)
             os.chmod(case_dir, 0o711)
-        oom_before = _oom_kills()
         start = time.monotonic()
         try:
             if FORK_SERVER is not None and (judged or (req.get("language") or "python") == "python"):
@@ -516,13 +532,16 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
                 if test is not None:
                     with contextlib.suppress(OSError):
                         os.kill(test if isinstance(test, int) else test.pid, signal.SIGKILL)
-            elif judged:
-                _stop_program(proc)  # the test is over; the program may still be serving
+            elif judged:  # the test is over; the program may still be serving
+                with contextlib.suppress(OSError):
+                    os.killpg(proc.pid, signal.SIGKILL)
             code = proc.wait()  # our own children's status first; then everything else is reaped
             if isinstance(test, int):
                 os.waitpid(test, 0)
             elif test is not None:
                 test.wait()
+            if judged and cleanup.others_alive():  # helpers that left its group: as _stop_program
+                _stop_program(proc)  # (only now, so the common case reads no process's status)
         finally:
             proc.stdout.close()
             proc.stderr.close()
@@ -540,7 +559,6 @@ def run_case(req: dict, case: dict, case_dir: str) -> dict:
         "stdout": got["stdout"].decode("utf-8", "replace"),
         "stdout_size": got["stdout_size"],
         "stderr_tail": got["stderr"].decode("utf-8", "replace"),
-        "oom": _oom_kills() > oom_before >= 0,
         "leftover": leftover,
     }
     if not judged:
@@ -610,6 +628,7 @@ def handle_run(req: dict) -> dict:
 
 def run_cases(req: dict, cases: list, dirty: list) -> None:
     """Run every case of the request into `cases`, noting in `dirty` what a case left behind."""
+    oom_seen = _oom_kills()  # a case's OOM kills: the count after it (and its clean-up) against before
     for case in req["cases"]:
         if cases and req.get("stop_on_error") and not finished_cleanly(req, cases[-1]):
             cases.append({"status": "skipped", "wall_s": 0.0})
@@ -622,6 +641,9 @@ def run_cases(req: dict, cases: list, dirty: list) -> None:
             res = {"status": "error", "message": f"supervisor: {e}", "wall_s": 0.0}
         finally:
             dirty += clean_up()  # nothing survives into the next case or run
+        oom_now = _oom_kills()
+        res["oom"] = oom_now > oom_seen >= 0
+        oom_seen = oom_now
         if res["status"] in ("timeout", "error", "output_limit"):
             dirty.append(res["status"])
         dirty += ["oom"] * bool(res.get("oom")) + ["leftover processes"] * bool(res.get("leftover"))

@@ -338,6 +338,40 @@ def beyond_spread(a: list[float], b: list[float]) -> str:
     return "yes" if gap > statistics.stdev(a) + statistics.stdev(b) else "no"
 
 
+def ratio_cell(rows: dict[str, dict[str, dict[str, Any]]], method: str, key: str, reference: str) -> str:
+    """Rollouts ``method`` spent to reach target ``key`` over ``reference``'s (ratio of seed means).
+
+    ``*`` marks a gap beyond the sum of both seed standard deviations; the reached counts follow,
+    because a mean over only the seeds that reached a target flatters a method that often misses it.
+    """
+    mine, ref = rows[method][key], rows[reference][key]
+    if not mine["rollouts"]:
+        return f"never ({mine['reached']})"
+    if not ref["rollouts"] or statistics.fmean(ref["rollouts"]) == 0:
+        return f"- ({mine['reached']} vs {ref['reached']}; {reference} never or at step 0)"
+    ratio = statistics.fmean(mine["rollouts"]) / statistics.fmean(ref["rollouts"])
+    star = "*" if beyond_spread(mine["rollouts"], ref["rollouts"]) == "yes" else ""
+    return f"{ratio:.2f}x{star} ({mine['reached']} vs {ref['reached']})"
+
+
+def ratio_per_target_markdown(
+    rows: dict[str, dict[str, dict[str, Any]]], methods: list[str], keys: list[str], reference: str
+) -> str:
+    """One row per method: its rollouts to every late target as a share of ``reference``'s (the
+    issue's goal is <= 0.5x GRPO's for SRPO)."""
+    head = ["method", *keys]
+    lines = [
+        f"\nRollouts to each late target as a share of {reference}'s (ratio of seed means; * = gap beyond "
+        "the sum of both seed standard deviations; reached/seeds of the method vs the reference):\n",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for m in methods:
+        if m != reference:
+            lines.append("| " + " | ".join([m, *[ratio_cell(rows, m, k, reference) for k in keys]]) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def late_markdown(runs: list[RunResult], frac: float, reference: str = "grpo") -> tuple[str, dict[str, Any]]:
     """Tables of the cost to reach late targets, final accuracy per source, the differences against
     ``reference`` with a spread check, and History Resampling's pool per epoch."""
@@ -417,6 +451,7 @@ def late_markdown(runs: list[RunResult], frac: float, reference: str = "grpo") -
                 f"| {m} | {ratio} | {beyond_spread(roll, ref_roll)} | {fratio} | {beyond_spread(fin, ref_fin)} |"
             )
         parts.append("\n".join(lines) + "\n")
+        parts.append(ratio_per_target_markdown(rows, methods, keys, reference))
     lines = [
         "\nHistory Resampling's pool at each epoch end (lowest seed of each method; shares of the prompts "
         "seen that epoch):\n",

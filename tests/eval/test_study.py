@@ -157,11 +157,24 @@ def test_late_targets_per_source_and_spread(tmp_path: Path) -> None:
     text, data = study.late_markdown(runs, 0.9)
     assert "| srpo | 0.67x | n/a" not in text  # two seeds each: the spread check runs
     assert "| srpo | 0.67x | yes |" in text  # identical seeds: sd 0, any gap is beyond it
+    # per target: every key of srpo at 2/3 of grpo's rollouts, beyond the (zero) spread
+    assert "| srpo | 0.67x* (2/2 vs 2/2) | 0.67x* (2/2 vs 2/2) | 0.67x* (2/2 vs 2/2) |" in text
     assert data["targets"]["all"] == pytest.approx(0.72)
     assert study.beyond_spread([1.0, 3.0], [2.0, 2.5]) == "no"
     assert study.beyond_spread([1.0], [2.0]) == "n/a (<2 seeds)"
     study.aggregate(tmp_path, 0.5, late_frac=0.9)
     assert (tmp_path / "study_late.md").is_file() and (tmp_path / "study_accuracy_per_source.png").is_file()
+
+
+def test_ratio_cell_names_misses_and_reached_counts() -> None:
+    def row(rollouts: list[float], reached: str) -> dict:
+        return {"r4": {"rollouts": rollouts, "reached": reached}}
+
+    rows = {"grpo": row([100.0, 120.0], "2/3"), "srpo": row([40.0], "1/3"), "dapo": row([], "0/3")}
+    assert study.ratio_cell(rows, "srpo", "r4", "grpo") == "0.36x (1/3 vs 2/3)"  # one seed: no spread check
+    assert study.ratio_cell(rows, "dapo", "r4", "grpo") == "never (0/3)"
+    rows["grpo"] = row([], "0/3")
+    assert study.ratio_cell(rows, "srpo", "r4", "grpo").startswith("- (1/3 vs 0/3;")
 
 
 def test_task_overlay_goes_before_the_method(tmp_path: Path) -> None:

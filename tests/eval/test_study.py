@@ -184,3 +184,25 @@ def test_task_overlay_goes_before_the_method(tmp_path: Path) -> None:
     assert (args.rollout_n, args.batch) == (4, 8)  # the ladder's own sizes
     with pytest.raises(SystemExit):
         study.parse_args(["--task", "stairs"])
+
+
+def test_rollouts_per_source_from_draws_and_train_data(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # p0 is rung 1, p1 rung 4 (the fake runs draw p0 and p1 at every step, all in epoch 0)
+    (tmp_path / "data").mkdir()
+    rows = [
+        {"data_source": f"srpo/ladder/r{rung}", "extra_info": {"prompt_id": f"p{i}"}}
+        for i, rung in enumerate((1, 4))
+    ]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "data" / "ladder_train.parquet")
+    source_of = study.train_sources(tmp_path / "data")
+    assert source_of == {"p0": "srpo/ladder/r1", "p1": "srpo/ladder/r4"}
+    folder = _fake_run(tmp_path, "srpo", 0, accs=[0.0, 0.5, 0.8], evicted=[0, 0], zero=0.0)
+    run = study.read_run(folder, source_of)
+    assert run.drawn_by_source == {"srpo/ladder/r1": 2, "srpo/ladder/r4": 2}
+    assert run.epoch_sources == {0: {"srpo/ladder/r1": 1, "srpo/ladder/r4": 1}}
+    assert study.read_run(folder).drawn_by_source == {}  # no map: no per-source counts
+    text = study.drawn_by_source_markdown([run], ["srpo"])
+    assert "| method | srpo/ladder/r1 | srpo/ladder/r4 |" in text and "| srpo | 0.5 | 0.5 |" in text

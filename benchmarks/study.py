@@ -396,6 +396,27 @@ def drawn_by_source_markdown(runs: list[RunResult], methods: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def heldout_markdown(runs: list[RunResult]) -> str:
+    """Every run's held-out accuracy per source at each validation, with the rollouts spent by then."""
+    sources = _sources(runs)
+    parts = []
+    for r in sorted(runs, key=lambda r: (_methods(runs).index(r.method), r.seed)):
+        head = ["step", "rollouts", *sources]
+        lines = [
+            f"\n{r.method}, seed {r.seed} ({len(r.epochs)} epoch ends):\n",
+            "| " + " | ".join(head) + " |",
+        ]
+        lines.append("|" + "---|" * len(head))
+        for step in sorted(r.held_out):
+            accs = r.held_out[step]
+            cells = [f"{accs[s]:.2f}" if s in accs else "-" for s in sources]
+            lines.append(
+                "| " + " | ".join([str(step), f"{r.cumulative(r.rollouts, step):.0f}", *cells]) + " |"
+            )
+        parts.append("\n".join(lines) + "\n")
+    return "Held-out accuracy (greedy) per data source at each validation, per run:\n" + "".join(parts)
+
+
 def ratio_cell(rows: dict[str, dict[str, dict[str, Any]]], method: str, key: str, reference: str) -> str:
     """Rollouts ``method`` spent to reach target ``key`` over ``reference``'s (ratio of seed means).
 
@@ -666,6 +687,7 @@ def aggregate(
     if late_frac is not None:
         text, data = late_markdown(runs, late_frac)
         (runs_dir / "study_late.md").write_text(text + notes + "\n")
+        (runs_dir / "study_heldout.md").write_text(heldout_markdown(runs))
         write_json(runs_dir / "study_late.json", data)
         plot_late(runs, runs_dir)
         print(text)

@@ -164,6 +164,9 @@ def test_late_targets_per_source_and_spread(tmp_path: Path) -> None:
     assert study.beyond_spread([1.0], [2.0]) == "n/a (<2 seeds)"
     study.aggregate(tmp_path, 0.5, late_frac=0.9)
     assert (tmp_path / "study_late.md").is_file() and (tmp_path / "study_accuracy_per_source.png").is_file()
+    heldout = (tmp_path / "study_heldout.md").read_text()
+    assert "srpo, seed 1 (0 epoch ends)" in heldout
+    assert "| 2 | 16 | 0.80 | 0.80 |" in heldout  # step 2: 2 steps x BATCH x N rollouts, both sources 0.8
 
 
 def test_ratio_cell_names_misses_and_reached_counts() -> None:

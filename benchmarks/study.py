@@ -139,6 +139,9 @@ class RunResult:
         default_factory=dict
     )  # verl's timing_s/step (no start-up, no validation)
     epochs: list[dict[str, float]] = field(default_factory=list)  # History Resampling's pool per epoch end
+    # prompts drawn (rolled out) per data source over the run, and the distinct ones of each epoch
+    drawn_by_source: dict[str, int] = field(default_factory=dict)
+    epoch_sources: dict[int, dict[str, int]] = field(default_factory=dict)
 
     def final(self, source: str | None = None) -> float | None:
         """Held-out accuracy at the last validation: the mean over sources, or that of ``source``."""
@@ -184,8 +187,41 @@ def _draws(path: Path) -> dict[int, int]:
     return per_step
 
 
-def read_run(folder: Path) -> RunResult:
-    """One run folder -> RunResult; fails with the folder's name when it holds no metrics."""
+def train_sources(data_dir: Path) -> dict[str, str]:
+    """prompt_id -> data_source of every training row of the study's shared data folder (empty when
+    it holds no ``*train*.parquet``): lets the report say on which rungs the rollouts were spent."""
+    import pyarrow.parquet as pq
+
+    out: dict[str, str] = {}
+    for path in sorted(data_dir.glob("*train*.parquet")):
+        for row in pq.read_table(path, columns=["data_source", "extra_info"]).to_pylist():
+            out[row["extra_info"]["prompt_id"]] = row["data_source"]
+    return out
+
+
+def _draws_by_source(
+    path: Path, source_of: dict[str, str]
+) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
+    """Prompts drawn per source over the run, and the distinct prompts drawn per source in each epoch."""
+    total: dict[str, int] = {}
+    per_epoch: dict[int, dict[str, set[str]]] = {}
+    if not source_of or not path.is_file():
+        return total, {}
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        rec = json.loads(line)
+        for pid in rec["prompt_ids"]:
+            source = source_of.get(pid, "?")
+            total[source] = total.get(source, 0) + 1
+            per_epoch.setdefault(int(rec["epoch"]), {}).setdefault(source, set()).add(pid)
+    return total, {e: {s: len(ids) for s, ids in d.items()} for e, d in sorted(per_epoch.items())}
+
+
+def read_run(folder: Path, source_of: dict[str, str] | None = None) -> RunResult:
+    """One run folder -> RunResult; fails with the folder's name when it holds no metrics.
+
+    ``source_of`` (prompt_id -> data_source, see ``train_sources``) adds the draws per source."""
     record_path = folder / RUN_RECORD
     if not record_path.is_file():
         raise FileNotFoundError(f"{folder}: no {RUN_RECORD} (not a study run folder)")
@@ -200,6 +236,7 @@ def read_run(folder: Path) -> RunResult:
         record["method"], int(record["seed"]), record.get("wall_s"), held_out=_held_out(metrics)
     )
     drawn = _draws(folder / "draws.jsonl")
+    result.drawn_by_source, result.epoch_sources = _draws_by_source(folder / "draws.jsonl", source_of or {})
     train_steps = [s for s, d in metrics.items() if LENGTH_KEY in d]
     result.steps = train_steps
     result.epochs = epoch_composition(metrics)
@@ -338,6 +375,82 @@ def beyond_spread(a: list[float], b: list[float]) -> str:
     return "yes" if gap > statistics.stdev(a) + statistics.stdev(b) else "no"
 
 
+def drawn_by_source_markdown(runs: list[RunResult], methods: list[str]) -> str:
+    """Where each method spent its rollouts: the share of drawn prompts per data source (seed means)."""
+    sources = sorted({s for r in runs for s in r.drawn_by_source})
+    if not sources:
+        return ""
+    lines = [
+        "\nWhere the rollouts went: share of all prompts drawn over the run, per data source "
+        "(mean ± sd over seeds):\n",
+        "| " + " | ".join(["method", *sources]) + " |",
+        "|" + "---|" * (len(sources) + 1),
+    ]
+    for m in methods:
+        group = [r for r in runs if r.method == m and r.drawn_by_source]
+        cells = []
+        for s in sources:
+            shares = [r.drawn_by_source.get(s, 0) / sum(r.drawn_by_source.values()) for r in group]
+            cells.append(_mean_sd(shares))
+        lines.append("| " + " | ".join([m, *cells]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def heldout_markdown(runs: list[RunResult]) -> str:
+    """Every run's held-out accuracy per source at each validation, with the rollouts spent by then."""
+    sources = _sources(runs)
+    parts = []
+    for r in sorted(runs, key=lambda r: (_methods(runs).index(r.method), r.seed)):
+        head = ["step", "rollouts", *sources]
+        lines = [
+            f"\n{r.method}, seed {r.seed} ({len(r.epochs)} epoch ends):\n",
+            "| " + " | ".join(head) + " |",
+        ]
+        lines.append("|" + "---|" * len(head))
+        for step in sorted(r.held_out):
+            accs = r.held_out[step]
+            cells = [f"{accs[s]:.2f}" if s in accs else "-" for s in sources]
+            lines.append(
+                "| " + " | ".join([str(step), f"{r.cumulative(r.rollouts, step):.0f}", *cells]) + " |"
+            )
+        parts.append("\n".join(lines) + "\n")
+    return "Held-out accuracy (greedy) per data source at each validation, per run:\n" + "".join(parts)
+
+
+def ratio_cell(rows: dict[str, dict[str, dict[str, Any]]], method: str, key: str, reference: str) -> str:
+    """Rollouts ``method`` spent to reach target ``key`` over ``reference``'s (ratio of seed means).
+
+    ``*`` marks a gap beyond the sum of both seed standard deviations; the reached counts follow,
+    because a mean over only the seeds that reached a target flatters a method that often misses it.
+    """
+    mine, ref = rows[method][key], rows[reference][key]
+    if not mine["rollouts"]:
+        return f"never ({mine['reached']})"
+    if not ref["rollouts"] or statistics.fmean(ref["rollouts"]) == 0:
+        return f"- ({mine['reached']} vs {ref['reached']}; {reference} never or at step 0)"
+    ratio = statistics.fmean(mine["rollouts"]) / statistics.fmean(ref["rollouts"])
+    star = "*" if beyond_spread(mine["rollouts"], ref["rollouts"]) == "yes" else ""
+    return f"{ratio:.2f}x{star} ({mine['reached']} vs {ref['reached']})"
+
+
+def ratio_per_target_markdown(
+    rows: dict[str, dict[str, dict[str, Any]]], methods: list[str], keys: list[str], reference: str
+) -> str:
+    """One row per method: its rollouts to every late target as a share of ``reference``'s (the
+    issue's goal is <= 0.5x GRPO's for SRPO)."""
+    head = ["method", *keys]
+    lines = [
+        f"\nRollouts to each late target as a share of {reference}'s (ratio of seed means; * = gap beyond "
+        "the sum of both seed standard deviations; reached/seeds of the method vs the reference):\n",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for m in methods:
+        if m != reference:
+            lines.append("| " + " | ".join([m, *[ratio_cell(rows, m, k, reference) for k in keys]]) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def late_markdown(runs: list[RunResult], frac: float, reference: str = "grpo") -> tuple[str, dict[str, Any]]:
     """Tables of the cost to reach late targets, final accuracy per source, the differences against
     ``reference`` with a spread check, and History Resampling's pool per epoch."""
@@ -417,18 +530,30 @@ def late_markdown(runs: list[RunResult], frac: float, reference: str = "grpo") -
                 f"| {m} | {ratio} | {beyond_spread(roll, ref_roll)} | {fratio} | {beyond_spread(fin, ref_fin)} |"
             )
         parts.append("\n".join(lines) + "\n")
+        parts.append(ratio_per_target_markdown(rows, methods, keys, reference))
+    parts.append(drawn_by_source_markdown(runs, methods))
+    drawn_sources = sorted({s for r in runs for d in r.epoch_sources.values() for s in d})
     lines = [
         "\nHistory Resampling's pool at each epoch end (lowest seed of each method; shares of the prompts "
-        "seen that epoch):\n",
-        "| method | epoch | pool after | too easy | all wrong | mixed |",
-        "|---|---|---|---|---|---|",
+        "seen that epoch"
+        + (
+            f"; distinct prompts drawn that epoch per source, {' / '.join(drawn_sources)}"
+            if drawn_sources
+            else ""
+        )
+        + "):\n",
+        "| method | epoch | pool after | too easy | all wrong | mixed |"
+        + (" drawn per source |" if drawn_sources else ""),
+        "|---|---|---|---|---|---|" + ("---|" if drawn_sources else ""),
     ]
     for m in methods:
         first = min((r for r in runs if r.method == m), key=lambda r: r.seed)
         for e in first.epochs:
+            drawn = first.epoch_sources.get(int(e["epoch"]), {})
+            cell = f" {' / '.join(str(drawn.get(s, 0)) for s in drawn_sources)} |" if drawn_sources else ""
             lines.append(
                 f"| {m} | {e['epoch']} | {e['pool_size']:.0f} | {e['too_easy']:.2f} | "
-                f"{e['all_wrong']:.2f} | {e['mixed']:.2f} |"
+                f"{e['all_wrong']:.2f} | {e['mixed']:.2f} |{cell}"
             )
     parts.append("\n".join(lines) + "\n")
     data = {
@@ -542,9 +667,10 @@ def aggregate(
     if not folders:
         raise SystemExit(f"study: no run folders with {RUN_RECORD} under {runs_dir}")
     runs, skipped = [], []
+    source_of = train_sources(runs_dir / "data")
     for folder in folders:
         try:
-            runs.append(read_run(folder))
+            runs.append(read_run(folder, source_of))
         except FileNotFoundError as err:
             skipped.append(str(err))
     if not runs:
@@ -561,6 +687,7 @@ def aggregate(
     if late_frac is not None:
         text, data = late_markdown(runs, late_frac)
         (runs_dir / "study_late.md").write_text(text + notes + "\n")
+        (runs_dir / "study_heldout.md").write_text(heldout_markdown(runs))
         write_json(runs_dir / "study_late.json", data)
         plot_late(runs, runs_dir)
         print(text)

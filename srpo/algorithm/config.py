@@ -40,6 +40,11 @@ class HistoryResamplingConfig:
     # that drew it). 0 = keep it forever (paper). Beyond the paper: stops paying for prompts no skill
     # solves (e.g. a wrong reference answer) while giving each hard prompt k chances.
     max_all_wrong_epochs: int = 0
+    # Drop a prompt as too easy once it was all correct in this many epochs in a row (epochs that
+    # drew it). 1 = paper. With few rollouts per prompt one all-correct group is often luck (a prompt
+    # solved half the time is all correct in 1 of 16 groups of 4), which drops prompts that still
+    # teach; k > 1 asks for k such epochs in a row.
+    too_easy_epochs: int = 1
     # Never shrink the pool of the current stage's domains below this many prompts; below it,
     # ``refill`` decides who comes back.
     min_pool_size: int = 1
@@ -127,6 +132,8 @@ class SRPOConfig:
             _bad("history.refill", h.refill, f"must be one of {REFILL_POLICIES}")
         if h.readmit_after_epochs < 0:
             _bad("history.readmit_after_epochs", h.readmit_after_epochs, "must be >= 0 (0 = never)")
+        if h.too_easy_epochs < 1:
+            _bad("history.too_easy_epochs", h.too_easy_epochs, "must be >= 1 (1 = drop at once, paper)")
         if h.max_all_wrong_epochs < 0:
             _bad("history.max_all_wrong_epochs", h.max_all_wrong_epochs, "must be >= 0 (0 = never drop)")
         if h.max_all_wrong_epochs > 0 and not h.keep_all_wrong:

@@ -8,7 +8,9 @@ During an epoch every rollout's outcome is recorded against its prompt. At the e
 * prompts whose rollouts were **all wrong** are kept too (paper), since they may become learnable;
   ``keep_all_wrong=False`` drops them as well, which is closer to DAPO's dynamic sampling, and
   ``max_all_wrong_epochs=k`` drops only those all wrong in ``k`` epochs in a row (beyond the paper:
-  prompts no skill solves, e.g. with a wrong reference answer, stop costing rollouts).
+  prompts no skill solves, e.g. with a wrong reference answer, stop costing rollouts);
+  ``too_easy_epochs=k`` likewise drops a prompt as too easy only once it was all correct in ``k``
+  epochs in a row (beyond the paper: with few rollouts per prompt, one all-correct group is often luck).
 
 Counters are numpy arrays indexed by dataset row, and domains are integer codes, so recording a batch
 is two ``np.add.at`` calls and the end-of-epoch filter is a handful of vector operations: about 0.1 s
@@ -91,6 +93,7 @@ class HistoryResampling:
         self.active = np.ones(n, dtype=bool)
         self.dropped_epoch = np.full(n, -1, dtype=np.int64)
         self.all_wrong_epochs = np.zeros(n, dtype=np.int64)  # consecutive seen epochs all wrong
+        self.too_easy_epochs = np.zeros(n, dtype=np.int64)  # consecutive seen epochs all correct
         self.n_rollouts = np.zeros(n, dtype=np.int64)
         self.n_correct = np.zeros(n, dtype=np.int64)
         self.epoch = 0
@@ -137,13 +140,16 @@ class HistoryResampling:
         self._update_informative(seen, mixed)
         self.all_wrong_epochs[all_wrong] += 1
         self.all_wrong_epochs[seen & ~all_wrong] = 0
+        self.too_easy_epochs[too_easy] += 1
+        self.too_easy_epochs[seen & ~too_easy] = 0
 
         drop = np.zeros_like(self.active)
         if cfg.enable:
             drop_wrong = all_wrong if not cfg.keep_all_wrong else np.zeros_like(all_wrong)
             if cfg.keep_all_wrong and cfg.max_all_wrong_epochs > 0:
                 drop_wrong = all_wrong & (self.all_wrong_epochs >= cfg.max_all_wrong_epochs)
-            drop = self.active & (too_easy | drop_wrong)
+            drop_easy = too_easy & (self.too_easy_epochs >= cfg.too_easy_epochs)
+            drop = self.active & (drop_easy | drop_wrong)
             if cfg.refill == "keep_easy":
                 drop = self._spare_to_min_pool(drop, eligible)
         self.active &= ~drop
@@ -206,6 +212,7 @@ class HistoryResampling:
         self.active |= mask
         self.dropped_epoch[mask] = -1
         self.all_wrong_epochs[mask] = 0
+        self.too_easy_epochs[mask] = 0
 
     def _update_informative(self, seen: np.ndarray, mixed: np.ndarray) -> None:
         n_codes = len(self.domain_names)
@@ -238,6 +245,7 @@ class HistoryResampling:
             "active": self.active.tolist(),
             "dropped_epoch": self.dropped_epoch.tolist(),
             "all_wrong_epochs": self.all_wrong_epochs.tolist(),
+            "too_easy_epochs": self.too_easy_epochs.tolist(),
             "n_rollouts": self.n_rollouts.tolist(),
             "n_correct": self.n_correct.tolist(),
             "epoch": self.epoch,
@@ -257,6 +265,9 @@ class HistoryResampling:
         # Checkpoints written before max_all_wrong_epochs existed have no streaks: start them at 0.
         streaks = state.get("all_wrong_epochs", [0] * len(self.prompt_ids))
         self.all_wrong_epochs = np.asarray(streaks, dtype=np.int64)
+        # ... nor, before too_easy_epochs existed, all-correct streaks.
+        easy = state.get("too_easy_epochs", [0] * len(self.prompt_ids))
+        self.too_easy_epochs = np.asarray(easy, dtype=np.int64)
         self.n_rollouts = np.asarray(state["n_rollouts"], dtype=np.int64)
         self.n_correct = np.asarray(state["n_correct"], dtype=np.int64)
         self.epoch = int(state["epoch"])

@@ -1,12 +1,15 @@
-"""The ladder's base model: the embedded model plus a short continued warm-up that shows long chains rarely.
+"""The ladder's base model: the embedded model plus a short continued warm-up with some long chains.
 
 The embedded base model never saw a chain longer than three steps and never writes a fourth line
 (``python -m srpo.embedded.probe --task ladder`` on it: rungs 4-6 at 0.000, even in the asked style),
 so RL, which learns only from rollouts that succeed, could not move those rungs at all. A real base
 model meets long problems rarely rather than never; this reproduces that in miniature: the default
-warm-up corpus (rungs 1-3 in both answer styles) plus a small share of 4- to 6-step chains, for a few
-hundred steps from the embedded model's weights. The result solves the long rungs now and then, which
-is the headroom RL needs. Cached like ``srpo.embedded.build`` by a hash of every setting.
+warm-up corpus (rungs 1-3 in both answer styles) plus a share of 4- to 6-step chains that falls with
+the length, for a few hundred steps from the embedded model's weights. Its boxed samples solve rung 4
+about a third of the time, rung 5 about a tenth and rung 6 almost never (the probe's table in
+benchmarks/results/study_ladder/probe.md): rung 4 leaves RL room to teach skill, the longer rungs are
+harder steps of the ladder. With 200/150/100 long chains instead, rung 4 stayed at ~0.03 and a
+60-step SRPO run taught no skill there. Cached like ``srpo.embedded.build`` by a hash of every setting.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ LADDER_BUILD_VERSION = 1
 class LadderModelSettings:
     base: BuildSettings = field(default_factory=BuildSettings)
     # Training-split long chains mixed into the base corpus (2,000 arithmetic + 300 code problems).
-    long_chains: dict[int, int] = field(default_factory=lambda: {4: 200, 5: 150, 6: 100})
+    long_chains: dict[int, int] = field(default_factory=lambda: {4: 1200, 5: 400, 6: 200})
     warmup: WarmupSettings = field(
         default_factory=lambda: WarmupSettings(steps=300, batch_size=32, lr=1e-3, warmup_frac=0.05)
     )

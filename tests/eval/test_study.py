@@ -157,11 +157,27 @@ def test_late_targets_per_source_and_spread(tmp_path: Path) -> None:
     text, data = study.late_markdown(runs, 0.9)
     assert "| srpo | 0.67x | n/a" not in text  # two seeds each: the spread check runs
     assert "| srpo | 0.67x | yes |" in text  # identical seeds: sd 0, any gap is beyond it
+    # per target: every key of srpo at 2/3 of grpo's rollouts, beyond the (zero) spread
+    assert "| srpo | 0.67x* (2/2 vs 2/2) | 0.67x* (2/2 vs 2/2) | 0.67x* (2/2 vs 2/2) |" in text
     assert data["targets"]["all"] == pytest.approx(0.72)
     assert study.beyond_spread([1.0, 3.0], [2.0, 2.5]) == "no"
     assert study.beyond_spread([1.0], [2.0]) == "n/a (<2 seeds)"
     study.aggregate(tmp_path, 0.5, late_frac=0.9)
     assert (tmp_path / "study_late.md").is_file() and (tmp_path / "study_accuracy_per_source.png").is_file()
+    heldout = (tmp_path / "study_heldout.md").read_text()
+    assert "srpo, seed 1 (0 epoch ends)" in heldout
+    assert "| 2 | 16 | 0.80 | 0.80 |" in heldout  # step 2: 2 steps x BATCH x N rollouts, both sources 0.8
+
+
+def test_ratio_cell_names_misses_and_reached_counts() -> None:
+    def row(rollouts: list[float], reached: str) -> dict:
+        return {"r4": {"rollouts": rollouts, "reached": reached}}
+
+    rows = {"grpo": row([100.0, 120.0], "2/3"), "srpo": row([40.0], "1/3"), "dapo": row([], "0/3")}
+    assert study.ratio_cell(rows, "srpo", "r4", "grpo") == "0.36x (1/3 vs 2/3)"  # one seed: no spread check
+    assert study.ratio_cell(rows, "dapo", "r4", "grpo") == "never (0/3)"
+    rows["grpo"] = row([], "0/3")
+    assert study.ratio_cell(rows, "srpo", "r4", "grpo").startswith("- (1/3 vs 0/3;")
 
 
 def test_task_overlay_goes_before_the_method(tmp_path: Path) -> None:
@@ -171,3 +187,25 @@ def test_task_overlay_goes_before_the_method(tmp_path: Path) -> None:
     assert (args.rollout_n, args.batch) == (4, 8)  # the ladder's own sizes
     with pytest.raises(SystemExit):
         study.parse_args(["--task", "stairs"])
+
+
+def test_rollouts_per_source_from_draws_and_train_data(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # p0 is rung 1, p1 rung 4 (the fake runs draw p0 and p1 at every step, all in epoch 0)
+    (tmp_path / "data").mkdir()
+    rows = [
+        {"data_source": f"srpo/ladder/r{rung}", "extra_info": {"prompt_id": f"p{i}"}}
+        for i, rung in enumerate((1, 4))
+    ]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "data" / "ladder_train.parquet")
+    source_of = study.train_sources(tmp_path / "data")
+    assert source_of == {"p0": "srpo/ladder/r1", "p1": "srpo/ladder/r4"}
+    folder = _fake_run(tmp_path, "srpo", 0, accs=[0.0, 0.5, 0.8], evicted=[0, 0], zero=0.0)
+    run = study.read_run(folder, source_of)
+    assert run.drawn_by_source == {"srpo/ladder/r1": 2, "srpo/ladder/r4": 2}
+    assert run.epoch_sources == {0: {"srpo/ladder/r1": 1, "srpo/ladder/r4": 1}}
+    assert study.read_run(folder).drawn_by_source == {}  # no map: no per-source counts
+    text = study.drawn_by_source_markdown([run], ["srpo"])
+    assert "| method | srpo/ladder/r1 | srpo/ladder/r4 |" in text and "| srpo | 0.5 | 0.5 |" in text

@@ -31,6 +31,7 @@ def test_overrides_merge():
         ({"history": {"readmit_after_epochs": -1}}, "srpo.history.readmit_after_epochs"),
         ({"history": {"refill": "sometimes"}}, "srpo.history.refill"),
         ({"history": {"max_all_wrong_epochs": -1}}, "srpo.history.max_all_wrong_epochs"),
+        ({"history": {"too_easy_epochs": 0}}, "srpo.history.too_easy_epochs"),
         (
             {"history": {"max_all_wrong_epochs": 2, "keep_all_wrong": False}},
             "srpo.history.max_all_wrong_epochs",

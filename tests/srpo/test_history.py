@@ -198,3 +198,32 @@ def test_state_without_all_wrong_streaks_still_loads():
     clone = HistoryResampling(["a", "b"], HistoryResamplingConfig(max_all_wrong_epochs=2))
     clone.load_state_dict(state)
     assert clone.all_wrong_epochs.tolist() == [0, 0]
+
+
+def test_too_easy_epochs_drops_prompts_all_correct_in_consecutive_epochs():
+    hr = HistoryResampling(["lucky", "solved", "idle"], HistoryResamplingConfig(too_easy_epochs=2))
+    hr.record(["lucky", "solved", "idle"], [1, 1, 1])
+    assert hr.end_epoch().dropped == 0  # one all-correct epoch each: kept (the paper drops all three)
+    hr.record(["lucky", "lucky", "solved"], [1, 0, 1])  # "lucky" is mixed: its streak restarts
+    assert hr.end_epoch().dropped == 1 and hr.pool_rows.tolist() == [0, 2]
+    hr.end_epoch()  # "idle" not drawn this epoch: its streak neither grows nor restarts
+    hr.record(["lucky", "idle"], [1, 1])
+    report = hr.end_epoch()
+    assert report.dropped == 1 and hr.pool_rows.tolist() == [0]  # "idle": 2nd all-correct epoch
+    paper = HistoryResampling(["a"], HistoryResamplingConfig())  # default 1: dropped at once
+    paper.record(["a"], [1])
+    assert paper.end_epoch().dropped == 1
+
+
+def test_too_easy_streaks_survive_a_checkpoint_and_old_states_load():
+    hr = HistoryResampling(["a", "b"], HistoryResamplingConfig(too_easy_epochs=3))
+    hr.record(["a"], [1])
+    hr.end_epoch()
+    state = hr.state_dict()
+    assert state["too_easy_epochs"] == [1, 0]
+    clone = HistoryResampling(["a", "b"], HistoryResamplingConfig(too_easy_epochs=3))
+    clone.load_state_dict(state)
+    assert clone.too_easy_epochs.tolist() == [1, 0]
+    del state["too_easy_epochs"]  # a checkpoint from before the option
+    clone.load_state_dict(state)
+    assert clone.too_easy_epochs.tolist() == [0, 0]

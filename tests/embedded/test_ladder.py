@@ -111,6 +111,9 @@ def test_study_baselines_compose_over_the_ladder(method: str) -> None:
     load_srpo_config(cfg.srpo)
     assert cfg.embedded.task == "ladder" and cfg.data.train_batch_size == 8
     assert cfg.actor_rollout_ref.rollout.n == 4
+    # One stage on the ladder whatever the method: a method overlay must not re-enable the switch
+    # (which would close an epoch early at switch_step, from math to math).
+    assert cfg.srpo.curriculum.switch_at == "never"
 
 
 @pytest.mark.parametrize(

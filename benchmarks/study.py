@@ -336,6 +336,11 @@ def _methods(runs: list[RunResult]) -> list[str]:
     return sorted({r.method for r in runs}, key=lambda m: (METHODS.index(m) if m in METHODS else 99, m))
 
 
+def _titled_table(title: str, header: list[str], rows: list[list[str]]) -> str:
+    """A report section: a blank line, its title, then a markdown table."""
+    return "\n".join([f"\n{title}\n", *table(header, rows)]) + "\n"
+
+
 def late_targets(runs: list[RunResult], frac: float) -> dict[str, float]:
     """``frac`` x the best final held-out accuracy any run reached: overall (key ``all``) and per source.
 
@@ -380,20 +385,20 @@ def drawn_by_source_markdown(runs: list[RunResult], methods: list[str]) -> str:
     sources = sorted({s for r in runs for s in r.drawn_by_source})
     if not sources:
         return ""
-    lines = [
-        "\nWhere the rollouts went: share of all prompts drawn over the run, per data source "
-        "(mean ± sd over seeds):\n",
-        "| " + " | ".join(["method", *sources]) + " |",
-        "|" + "---|" * (len(sources) + 1),
-    ]
+    rows = []
     for m in methods:
         group = [r for r in runs if r.method == m and r.drawn_by_source]
         cells = []
         for s in sources:
             shares = [r.drawn_by_source.get(s, 0) / sum(r.drawn_by_source.values()) for r in group]
             cells.append(_mean_sd(shares))
-        lines.append("| " + " | ".join([m, *cells]) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append([m, *cells])
+    return _titled_table(
+        "Where the rollouts went: share of all prompts drawn over the run, per data source "
+        "(mean ± sd over seeds):",
+        ["method", *sources],
+        rows,
+    )
 
 
 def heldout_markdown(runs: list[RunResult]) -> str:
@@ -401,19 +406,13 @@ def heldout_markdown(runs: list[RunResult]) -> str:
     sources = _sources(runs)
     parts = []
     for r in sorted(runs, key=lambda r: (_methods(runs).index(r.method), r.seed)):
-        head = ["step", "rollouts", *sources]
-        lines = [
-            f"\n{r.method}, seed {r.seed} ({len(r.epochs)} epoch ends):\n",
-            "| " + " | ".join(head) + " |",
-        ]
-        lines.append("|" + "---|" * len(head))
+        rows = []
         for step in sorted(r.held_out):
             accs = r.held_out[step]
             cells = [f"{accs[s]:.2f}" if s in accs else "-" for s in sources]
-            lines.append(
-                "| " + " | ".join([str(step), f"{r.cumulative(r.rollouts, step):.0f}", *cells]) + " |"
-            )
-        parts.append("\n".join(lines) + "\n")
+            rows.append([str(step), f"{r.cumulative(r.rollouts, step):.0f}", *cells])
+        title = f"{r.method}, seed {r.seed} ({len(r.epochs)} epoch ends):"
+        parts.append(_titled_table(title, ["step", "rollouts", *sources], rows))
     return "Held-out accuracy (greedy) per data source at each validation, per run:\n" + "".join(parts)
 
 
@@ -438,17 +437,12 @@ def ratio_per_target_markdown(
 ) -> str:
     """One row per method: its rollouts to every late target as a share of ``reference``'s (the
     issue's goal is <= 0.5x GRPO's for SRPO)."""
-    head = ["method", *keys]
-    lines = [
-        f"\nRollouts to each late target as a share of {reference}'s (ratio of seed means; * = gap beyond "
-        "the sum of both seed standard deviations; reached/seeds of the method vs the reference):\n",
-        "| " + " | ".join(head) + " |",
-        "|" + "---|" * len(head),
-    ]
-    for m in methods:
-        if m != reference:
-            lines.append("| " + " | ".join([m, *[ratio_cell(rows, m, k, reference) for k in keys]]) + " |")
-    return "\n".join(lines) + "\n"
+    return _titled_table(
+        f"Rollouts to each late target as a share of {reference}'s (ratio of seed means; * = gap beyond "
+        "the sum of both seed standard deviations; reached/seeds of the method vs the reference):",
+        ["method", *keys],
+        [[m, *[ratio_cell(rows, m, k, reference) for k in keys]] for m in methods if m != reference],
+    )
 
 
 def late_markdown(runs: list[RunResult], frac: float, reference: str = "grpo") -> tuple[str, dict[str, Any]]:
@@ -467,24 +461,17 @@ def late_markdown(runs: list[RunResult], frac: float, reference: str = "grpo") -
         ("tokens", "generated tokens"),
         ("wall_s", "training wall s"),
     ):
-        head = ["method", *keys]
-        lines = [
-            f"\n{label.capitalize()} to reach each late target (mean ± sd over the seeds that reached it; "
-            "reached/seeds):\n",
-            "| " + " | ".join(head) + " |",
-            "|" + "---|" * len(head),
+        cells = [
+            [m, *[f"{_mean_sd(rows[m][k][what])} ({rows[m][k]['reached']})" for k in keys]] for m in methods
         ]
-        for m in methods:
-            cells = [f"{_mean_sd(rows[m][k][what])} ({rows[m][k]['reached']})" for k in keys]
-            lines.append("| " + " | ".join([m, *cells]) + " |")
-        parts.append("\n".join(lines) + "\n")
+        title = (
+            f"{label.capitalize()} to reach each late target (mean ± sd over the seeds that reached it; "
+            "reached/seeds):"
+        )
+        parts.append(_titled_table(title, ["method", *keys], cells))
     sources = _sources(runs)
     head = ["method", "seeds", "final all", *[f"final {s}" for s in sources], "zero-adv share", "epoch ends"]
-    lines = [
-        "\nFinal held-out accuracy (greedy) and zero-advantage share of generated groups (mean ± sd over seeds):\n",
-        "| " + " | ".join(head) + " |",
-        "|" + "---|" * len(head),
-    ]
+    final_rows = []
     finals: dict[str, dict[str, list[float]]] = {}
     for m in methods:
         group = [r for r in runs if r.method == m]
@@ -501,8 +488,14 @@ def late_markdown(runs: list[RunResult], frac: float, reference: str = "grpo") -
             _mean_sd(zero),
             _mean_sd(epochs),
         ]
-        lines.append("| " + " | ".join(cells) + " |")
-    parts.append("\n".join(lines) + "\n")
+        final_rows.append(cells)
+    parts.append(
+        _titled_table(
+            "Final held-out accuracy (greedy) and zero-advantage share of generated groups (mean ± sd over seeds):",
+            head,
+            final_rows,
+        )
+    )
     if reference in methods:
         lines = [
             f"\nAgainst {reference}: ratio of means, and whether the gap exceeds the sum of both seed "

@@ -134,18 +134,6 @@ def test_zero_variance_group_fraction():
     assert zero_variance_group_fraction([], []) == 0.0
 
 
-def test_max_all_wrong_epochs_drops_prompts_wrong_in_consecutive_epochs():
-    hr = HistoryResampling(["hard", "late", "idle"], HistoryResamplingConfig(max_all_wrong_epochs=2))
-    hr.record(["hard", "late", "idle"], [0, 0, 0])
-    assert hr.end_epoch().dropped == 0  # one all-wrong epoch each: kept (as in the paper)
-    hr.record(["hard", "late", "late"], [0, 0, 1])  # "late" is mixed: its streak restarts
-    assert hr.end_epoch().dropped == 1 and hr.pool_rows.tolist() == [1, 2]
-    hr.end_epoch()  # "idle" not drawn this epoch: its streak neither grows nor restarts
-    hr.record(["late", "idle"], [0, 0])
-    report = hr.end_epoch()
-    assert report.dropped == 1 and hr.pool_rows.tolist() == [1]  # "idle": 2nd all-wrong epoch
-
-
 def test_readmitted_prompt_gets_a_fresh_all_wrong_streak():
     cfg = HistoryResamplingConfig(max_all_wrong_epochs=2, readmit_after_epochs=1)
     hr = HistoryResampling(["a", "b"], cfg)
@@ -200,17 +188,23 @@ def test_state_without_all_wrong_streaks_still_loads():
     assert clone.all_wrong_epochs.tolist() == [0, 0]
 
 
-def test_too_easy_epochs_drops_prompts_all_correct_in_consecutive_epochs():
-    hr = HistoryResampling(["lucky", "solved", "idle"], HistoryResamplingConfig(too_easy_epochs=2))
-    hr.record(["lucky", "solved", "idle"], [1, 1, 1])
-    assert hr.end_epoch().dropped == 0  # one all-correct epoch each: kept (the paper drops all three)
-    hr.record(["lucky", "lucky", "solved"], [1, 0, 1])  # "lucky" is mixed: its streak restarts
-    assert hr.end_epoch().dropped == 1 and hr.pool_rows.tolist() == [0, 2]
+@pytest.mark.parametrize(("option", "same"), [("max_all_wrong_epochs", 0), ("too_easy_epochs", 1)])
+def test_streak_options_drop_prompts_only_after_consecutive_epochs(option: str, same: int) -> None:
+    """All wrong (score 0) or all correct (score 1) in 2 epochs in a row drops a prompt; a mixed epoch
+    restarts the streak and an epoch without the prompt leaves it as it is."""
+    hr = HistoryResampling(["a", "b", "idle"], HistoryResamplingConfig(**{option: 2}))
+    hr.record(["a", "b", "idle"], [same, same, same])
+    assert hr.end_epoch().dropped == 0  # one such epoch each: kept
+    hr.record(["a", "b", "b"], [same, same, 1 - same])  # "b" is mixed: its streak restarts
+    assert hr.end_epoch().dropped == 1 and hr.pool_rows.tolist() == [1, 2]  # "a": 2nd epoch in a row
     hr.end_epoch()  # "idle" not drawn this epoch: its streak neither grows nor restarts
-    hr.record(["lucky", "idle"], [1, 1])
+    hr.record(["b", "idle"], [same, same])
     report = hr.end_epoch()
-    assert report.dropped == 1 and hr.pool_rows.tolist() == [0]  # "idle": 2nd all-correct epoch
-    paper = HistoryResampling(["a"], HistoryResamplingConfig())  # default 1: dropped at once
+    assert report.dropped == 1 and hr.pool_rows.tolist() == [1]  # "idle": 2nd epoch in a row
+
+
+def test_too_easy_default_is_the_papers_drop_at_once() -> None:
+    paper = HistoryResampling(["a"], HistoryResamplingConfig())
     paper.record(["a"], [1])
     assert paper.end_epoch().dropped == 1
 

@@ -445,15 +445,81 @@ def ratio_per_target_markdown(
     )
 
 
-def late_markdown(runs: list[RunResult], frac: float, reference: str = "grpo") -> tuple[str, dict[str, Any]]:
-    """Tables of the cost to reach late targets, final accuracy per source, the differences against
-    ``reference`` with a spread check, and History Resampling's pool per epoch."""
-    targets = late_targets(runs, frac)
-    rows = late_rows(runs, targets)
-    methods = _methods(runs)
+def late_data(runs: list[RunResult], frac: float, targets: dict[str, float] | None = None) -> dict[str, Any]:
+    """What the late-target tables show, per method and per run, as saved in study_late.json.
+
+    ``targets`` fixes the targets (e.g. an earlier study's, so that new seeds are measured against the
+    same bar); by default they are ``frac`` x the best final accuracy of these runs."""
+    targets = late_targets(runs, frac) if targets is None else targets
+    keys = ["all", *_sources(runs)]
+    return {
+        "frac": frac,
+        "targets": targets,
+        "late": late_rows(runs, targets),
+        "finals": {
+            m: {
+                k: [
+                    f for r in runs if r.method == m and (f := r.final(None if k == "all" else k)) is not None
+                ]
+                for k in keys
+            }
+            for m in _methods(runs)
+        },
+        "zero_adv_per_step": {_run_key(r): r.zero_adv for r in runs},
+        "epochs": {_run_key(r): r.epochs for r in runs},
+    }
+
+
+def _run_key(r: RunResult) -> str:
+    return f"{r.method}-s{r.seed}"
+
+
+def merge_late(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    """Two studies' late data as one: per method, the seeds of both (their run folders need not exist).
+
+    Both must have been measured against the same targets, and no run (method, seed) may be in both."""
+    if earlier["targets"] != later["targets"]:
+        raise SystemExit(
+            f"study: cannot merge studies with different late targets: {earlier['targets']} vs {later['targets']}"
+        )
+    twice = sorted(set(earlier["epochs"]) & set(later["epochs"]))
+    if twice:
+        raise SystemExit(f"study: runs {twice} are in both studies; merge each run once")
+    late: dict[str, dict[str, dict[str, Any]]] = {}
+    finals: dict[str, dict[str, list[float]]] = {}
+    for data in (earlier, later):
+        for m, per_key in data["late"].items():
+            for k, cell in per_key.items():
+                into = late.setdefault(m, {}).setdefault(
+                    k,
+                    {"target": cell["target"], "reached": "0/0", "rollouts": [], "tokens": [], "wall_s": []},
+                )
+                hit, seen = (int(x) for x in into["reached"].split("/"))
+                more_hit, more_seen = (int(x) for x in cell["reached"].split("/"))
+                into["reached"] = f"{hit + more_hit}/{seen + more_seen}"
+                for what in ("rollouts", "tokens", "wall_s"):
+                    into[what] = into[what] + cell[what]
+        for m, per_key in data["finals"].items():
+            for k, values in per_key.items():
+                finals.setdefault(m, {}).setdefault(k, []).extend(values)
+    return {
+        "frac": later["frac"],
+        "targets": later["targets"],
+        "late": late,
+        "finals": finals,
+        "zero_adv_per_step": earlier["zero_adv_per_step"] | later["zero_adv_per_step"],
+        "epochs": earlier["epochs"] | later["epochs"],
+    }
+
+
+def late_tables(data: dict[str, Any], reference: str = "grpo") -> str:
+    """The cost to reach each late target, final accuracy per source, and the differences against
+    ``reference`` with a spread check, from ``late_data`` (or a merge of several)."""
+    targets, rows, finals = data["targets"], data["late"], data["finals"]
+    methods = sorted(rows, key=lambda m: (METHODS.index(m) if m in METHODS else 99, m))
     keys = list(targets)
     parts = [
-        f"Late targets: {frac:g} x the best final held-out accuracy any run reached "
+        f"Late targets: {data['frac']:g} x the best final held-out accuracy any run reached "
         "(`all` = mean over rungs/sources): " + ", ".join(f"{k} {t:.3f}" for k, t in targets.items()) + "\n"
     ]
     for what, label in (
@@ -469,26 +535,27 @@ def late_markdown(runs: list[RunResult], frac: float, reference: str = "grpo") -
             "reached/seeds):"
         )
         parts.append(_titled_table(title, ["method", *keys], cells))
-    sources = _sources(runs)
+    sources = [k for k in next(iter(finals.values()), {}) if k != "all"]
     head = ["method", "seeds", "final all", *[f"final {s}" for s in sources], "zero-adv share", "epoch ends"]
     final_rows = []
-    finals: dict[str, dict[str, list[float]]] = {}
     for m in methods:
-        group = [r for r in runs if r.method == m]
-        finals[m] = {
-            k: [f for r in group if (f := r.final(None if k == "all" else k)) is not None]
-            for k in ["all", *sources]
-        }
-        zero = [statistics.fmean(r.zero_adv.values()) for r in group if r.zero_adv]
-        epochs = [float(len(r.epochs)) for r in group]
-        cells = [
-            m,
-            ",".join(str(r.seed) for r in sorted(group, key=lambda r: r.seed)),
-            *[_mean_sd(finals[m][k]) for k in ["all", *sources]],
-            _mean_sd(zero),
-            _mean_sd(epochs),
+        run_keys = sorted(
+            (k for k in data["epochs"] if k.rsplit("-s", 1)[0] == m), key=lambda k: int(k.rsplit("-s", 1)[1])
+        )
+        zero = [
+            statistics.fmean(data["zero_adv_per_step"][k].values())
+            for k in run_keys
+            if data["zero_adv_per_step"].get(k)
         ]
-        final_rows.append(cells)
+        final_rows.append(
+            [
+                m,
+                ",".join(k.rsplit("-s", 1)[1] for k in run_keys),
+                *[_mean_sd(finals[m].get(k, [])) for k in ["all", *sources]],
+                _mean_sd(zero),
+                _mean_sd([float(len(data["epochs"][k])) for k in run_keys]),
+            ]
+        )
     parts.append(
         _titled_table(
             "Final held-out accuracy (greedy) and zero-advantage share of generated groups (mean ± sd over seeds):",
@@ -524,7 +591,14 @@ def late_markdown(runs: list[RunResult], frac: float, reference: str = "grpo") -
             )
         parts.append("\n".join(lines) + "\n")
         parts.append(ratio_per_target_markdown(rows, methods, keys, reference))
-    parts.append(drawn_by_source_markdown(runs, methods))
+    return "".join(parts)
+
+
+def pool_markdown(runs: list[RunResult]) -> str:
+    """Where the rollouts went per source, and History Resampling's pool at each epoch end: read from
+    the run folders, so only for the runs at hand."""
+    methods = _methods(runs)
+    parts = [drawn_by_source_markdown(runs, methods)]
     drawn_sources = sorted({s for r in runs for d in r.epoch_sources.values() for s in d})
     lines = [
         "\nHistory Resampling's pool at each epoch end (lowest seed of each method; shares of the prompts "
@@ -549,15 +623,7 @@ def late_markdown(runs: list[RunResult], frac: float, reference: str = "grpo") -
                 f"{e['all_wrong']:.2f} | {e['mixed']:.2f} |{cell}"
             )
     parts.append("\n".join(lines) + "\n")
-    data = {
-        "frac": frac,
-        "targets": targets,
-        "late": rows,
-        "finals": finals,
-        "zero_adv_per_step": {r.method + f"-s{r.seed}": r.zero_adv for r in runs},
-        "epochs": {r.method + f"-s{r.seed}": r.epochs for r in runs},
-    }
-    return "".join(parts), data
+    return "".join(parts)
 
 
 def plot_late(runs: list[RunResult], out: Path) -> list[Path]:
@@ -652,10 +718,17 @@ def plot(runs: list[RunResult], out: Path) -> list[Path]:
 
 
 def aggregate(
-    runs_dir: Path, target: float, source: str | None = None, late_frac: float | None = None
+    runs_dir: Path,
+    target: float,
+    source: str | None = None,
+    late_frac: float | None = None,
+    merge_late_from: Path | None = None,
 ) -> str:
     """Read every study run under ``runs_dir``; write study.md, study.json and the PNGs there
-    (with ``late_frac``: study_late.md / .json and the per-source and pool plots too)."""
+    (with ``late_frac``: study_late.md / .json and the per-source and pool plots too).
+
+    ``merge_late_from``: an earlier study's study_late.json whose runs join these in the late tables
+    (measured against its targets), for adding seeds to a study whose run folders are gone."""
     folders = sorted(p.parent for p in runs_dir.glob(f"*/{RUN_RECORD}"))
     if not folders:
         raise SystemExit(f"study: no run folders with {RUN_RECORD} under {runs_dir}")
@@ -678,7 +751,19 @@ def aggregate(
     plot(runs, runs_dir)
     print(report + notes)
     if late_frac is not None:
-        text, data = late_markdown(runs, late_frac)
+        earlier = json.loads(merge_late_from.read_text()) if merge_late_from else None
+        if earlier is not None and earlier["frac"] != late_frac:
+            raise SystemExit(f"study: {merge_late_from} has late_frac {earlier['frac']}, not {late_frac}")
+        data = late_data(runs, late_frac, None if earlier is None else earlier["targets"])
+        text = ""
+        if earlier is not None:
+            data = merge_late(earlier, data)
+            text = (
+                f"Merged with {merge_late_from.name}: its runs ({', '.join(sorted(earlier['epochs']))}) enter "
+                "by their saved figures and set the targets; the pool and per-source tables below are "
+                "of this folder's runs only.\n\n"
+            )
+        text += late_tables(data) + pool_markdown(runs)
         (runs_dir / "study_late.md").write_text(text + notes + "\n")
         (runs_dir / "study_heldout.md").write_text(heldout_markdown(runs))
         write_json(runs_dir / "study_late.json", data)
@@ -722,6 +807,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--run-timeout", type=float, default=4 * 3600, help="seconds before a run is killed")
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     p.add_argument("--from-runs", type=Path, default=None, help="only aggregate the runs in this folder")
+    p.add_argument(
+        "--merge-late",
+        type=Path,
+        default=None,
+        help="an earlier study's study_late.json: its runs join the late tables, with its targets "
+        "(needs --late-frac, the same as that study's)",
+    )
     p.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run (after --)")
     args = p.parse_args(argv)
     unknown = [m for m in args.methods if not (REPO / "configs" / "baselines" / f"{m}.yaml").is_file()]
@@ -729,6 +821,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"unknown method(s) {unknown}: no configs/baselines/<method>.yaml")
     if not 0 < args.target <= 1 or not math.isfinite(args.target):
         p.error(f"--target {args.target}: must be in (0, 1]")
+    if args.merge_late is not None and args.late_frac is None:
+        p.error("--merge-late needs --late-frac (the late tables are what it merges)")
+    if args.merge_late is not None and not args.merge_late.is_file():
+        p.error(f"--merge-late {args.merge_late}: no such file")
     if args.late_frac is not None and not 0 < args.late_frac <= 1:
         p.error(f"--late-frac {args.late_frac}: must be in (0, 1]")
     if args.task is not None and not (REPO / "configs" / "tasks" / f"{args.task}.yaml").is_file():
@@ -752,7 +848,7 @@ def config_sizes(task: str | None) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.from_runs is not None:
-        aggregate(args.from_runs, args.target, args.target_source, args.late_frac)
+        aggregate(args.from_runs, args.target, args.target_source, args.late_frac, args.merge_late)
         return
     run_all(args)
     if not args.dry_run:

@@ -154,7 +154,8 @@ def test_late_targets_per_source_and_spread(tmp_path: Path) -> None:
     assert rows["srpo"]["all"]["rollouts"] == [2 * BATCH * N] * 2
     assert rows["grpo"]["all"]["rollouts"] == [3 * BATCH * N] * 2
     assert rows["grpo"]["all"]["reached"] == "2/2"
-    text, data = study.late_markdown(runs, 0.9)
+    data = study.late_data(runs, 0.9)
+    text = study.late_tables(data)
     assert "| srpo | 0.67x | n/a" not in text  # two seeds each: the spread check runs
     assert "| srpo | 0.67x | yes |" in text  # identical seeds: sd 0, any gap is beyond it
     # per target: every key of srpo at 2/3 of grpo's rollouts, beyond the (zero) spread
@@ -167,6 +168,31 @@ def test_late_targets_per_source_and_spread(tmp_path: Path) -> None:
     heldout = (tmp_path / "study_heldout.md").read_text()
     assert "srpo, seed 1 (0 epoch ends)" in heldout
     assert "| 2 | 16 | 0.80 | 0.80 |" in heldout  # step 2: 2 steps x BATCH x N rollouts, both sources 0.8
+
+
+def test_merge_late_adds_seeds_to_a_study_whose_runs_are_gone(tmp_path: Path) -> None:
+    first, later = tmp_path / "first", tmp_path / "later"
+    _fake_run(first, "srpo", 0, accs=[0.0, 0.5, 0.8], evicted=[0, 0], zero=0.2)
+    _fake_run(first, "grpo", 0, accs=[0.0, 0.3, 0.8], evicted=[0, 0], zero=0.5)
+    study.aggregate(first, 0.5, late_frac=0.9)
+    earlier_path = tmp_path / "earlier_late.json"
+    (first / "study_late.json").rename(earlier_path)
+    for seed in (1, 2):  # seed 2 of grpo never reaches the earlier target (0.72)
+        _fake_run(later, "grpo", seed, accs=[0.0, 0.3, 0.8 - 0.2 * (seed - 1)], evicted=[0, 0], zero=0.4)
+    text = study.aggregate(later, 0.5, late_frac=0.9, merge_late_from=earlier_path)
+    merged = json.loads((later / "study_late.json").read_text())
+    assert merged["targets"]["all"] == pytest.approx(0.72)  # the earlier study's bar, not 0.9 x 0.8 anew
+    assert merged["late"]["grpo"]["all"]["reached"] == "2/3"
+    assert merged["late"]["grpo"]["all"]["rollouts"] == [2 * BATCH * N] * 2
+    assert merged["late"]["srpo"]["all"]["reached"] == "1/1"  # only in the earlier study
+    assert merged["finals"]["grpo"]["all"] == pytest.approx([0.8, 0.8, 0.6])
+    assert sorted(merged["epochs"]) == ["grpo-s0", "grpo-s1", "grpo-s2", "srpo-s0"]
+    assert "Merged with earlier_late.json" in text
+    assert "| grpo | 0,1,2 |" in text
+    with pytest.raises(SystemExit, match="in both studies"):
+        study.aggregate(later, 0.5, late_frac=0.9, merge_late_from=later / "study_late.json")
+    with pytest.raises(SystemExit, match="late_frac"):
+        study.aggregate(later, 0.5, late_frac=0.8, merge_late_from=earlier_path)
 
 
 def test_ratio_cell_names_misses_and_reached_counts() -> None:

@@ -17,6 +17,7 @@ earlier commit (``git archive``), each in its own subprocess:
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import subprocess
@@ -25,12 +26,9 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-
-# Whichever srpo is first on the path: the subprocesses set PYTHONPATH to the version they measure.
-from srpo.algorithm.config import CurriculumConfig, SRPOConfig
-from srpo.algorithm.sampler import SRPOSampler
 
 REPO = Path(__file__).resolve().parents[1]
 # The commit before this branch's bookkeeping speed-ups (domain codes instead of strings).
@@ -40,8 +38,28 @@ BATCH, GROUP, STEPS = 256, 32, 20
 PHASES = ("setup_s", "step_ms", "epoch_start_s", "epoch_end_s")
 
 
+def sampler_api() -> tuple[Path, Any, Any, Any]:
+    """The first ``srpo`` on the path (the subprocesses put the version they measure there): its
+    folder, ``CurriculumConfig``, ``SRPOConfig`` and ``SRPOSampler``.
+
+    Imported from that folder's own layout (``srpo/algorithm/`` since fce3d43, flat before): asking an
+    old tree for ``srpo.algorithm.*`` would be answered by the editable install's finder, silently
+    timing this checkout as "before"."""
+    import srpo
+
+    root = Path(srpo.__file__).resolve().parent
+    prefix = "srpo.algorithm" if (root / "algorithm").is_dir() else "srpo"
+    config = importlib.import_module(f"{prefix}.config")
+    sampler = importlib.import_module(f"{prefix}.sampler")
+    for module in (config, sampler):
+        if not Path(module.__file__).resolve().is_relative_to(root):
+            raise RuntimeError(f"sim_cost: {module.__name__} came from {module.__file__}, not from {root}")
+    return root, config.CurriculumConfig, config.SRPOConfig, sampler.SRPOSampler
+
+
 def measure(sizes: list[int]) -> dict[int, dict[str, float]]:
     """Seconds (ms for a step) of each phase per pool size, with whichever ``srpo`` is importable."""
+    _, CurriculumConfig, SRPOConfig, SRPOSampler = sampler_api()
     out = {}
     for n in sizes:
         ids = [f"p{i}" for i in range(n)]
@@ -79,7 +97,11 @@ def measure_in_subprocess(srpo_root: Path, sizes: list[int]) -> dict[int, dict[s
     env = dict(os.environ, PYTHONPATH=str(srpo_root))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", "--sizes", *map(str, sizes)]
     done = subprocess.run(cmd, env=env, cwd=srpo_root, capture_output=True, text=True, check=True)
-    return {int(k): v for k, v in json.loads(done.stdout.strip().splitlines()[-1]).items()}
+    reply = json.loads(done.stdout.strip().splitlines()[-1])
+    measured = Path(reply["srpo"])
+    if measured != (srpo_root / "srpo").resolve():
+        raise RuntimeError(f"sim_cost: meant to time the srpo in {srpo_root}, but {measured} was imported")
+    return {int(k): v for k, v in reply["phases"].items()}
 
 
 def export_srpo(ref: str, dest: Path) -> Path:
@@ -123,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.measure:
-        print(json.dumps(measure(args.sizes)))
+        print(json.dumps({"srpo": str(sampler_api()[0]), "phases": measure(args.sizes)}))
     else:
         print(cost_table(args.sizes, args.before_ref))
     return 0

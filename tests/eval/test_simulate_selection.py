@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -109,6 +113,22 @@ def test_report_writes_tables_and_plots(tmp_path):
 def test_cost_measure_times_every_phase_on_the_real_sampler():
     out = sim_cost.measure([3000])
     assert set(out[3000]) == set(sim_cost.PHASES) and all(v > 0 for v in out[3000].values())
+
+
+def test_cost_before_times_the_old_tree_not_the_installed_one(tmp_path):
+    # fd347fe predates srpo/algorithm/: the editable install must not answer for the old tree
+    root = sim_cost.export_srpo(sim_cost.BEFORE_REF, tmp_path)
+    assert not (root / "srpo" / "algorithm").exists()
+    probe = (
+        "import sys; from benchmarks.sim_cost import sampler_api; "
+        "print(sys.modules[sampler_api()[3].__module__].__file__)"
+    )
+    env = dict(os.environ, PYTHONPATH=f"{root}{os.pathsep}{sim_cost.REPO}")
+    done = subprocess.run([sys.executable, "-c", probe], env=env, cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()) == (root / "srpo" / "sampler.py").resolve()
+    out = sim_cost.measure_in_subprocess(root, [2000])  # checks the same itself
+    assert set(out[2000]) == set(sim_cost.PHASES)
 
 
 def test_ratio_is_undefined_when_grpo_never_reaches_the_target():

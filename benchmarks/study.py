@@ -44,6 +44,11 @@ ZERO_ADV_KEY = "srpo/zero_adv_group_frac"
 EVICTED_KEY = "training/filter_groups/evicted_samples"
 LENGTH_KEY = "response_length/mean"
 STEP_TIME_KEY = "timing_s/step"
+# verl's correlation of the rollout engine's token probabilities with the actor's: 1.0 on CPU when the
+# engine holds the actor's weights. Below SYNC_FLOOR the step's rollouts came from other weights (seen
+# when two runs on one host crossed their weight syncs, fixed in srpo/cpu/vllm_rollout.py).
+SYNC_CORR_KEY = "training/rollout_actor_probs_pearson_corr"
+SYNC_FLOOR = 0.99
 RUN_RECORD = "study_run.json"
 
 
@@ -142,6 +147,7 @@ class RunResult:
     # prompts drawn (rolled out) per data source over the run, and the distinct ones of each epoch
     drawn_by_source: dict[str, int] = field(default_factory=dict)
     epoch_sources: dict[int, dict[str, int]] = field(default_factory=dict)
+    sync_corr: dict[int, float] = field(default_factory=dict)  # per step, see SYNC_CORR_KEY
 
     def final(self, source: str | None = None) -> float | None:
         """Held-out accuracy at the last validation: the mean over sources, or that of ``source``."""
@@ -244,6 +250,8 @@ def read_run(folder: Path, source_of: dict[str, str] | None = None) -> RunResult
         data = metrics[step]
         if STEP_TIME_KEY in data:
             result.step_wall[step] = float(data[STEP_TIME_KEY])
+        if SYNC_CORR_KEY in data:
+            result.sync_corr[step] = float(data[SYNC_CORR_KEY])
         evicted = float(data.get(EVICTED_KEY, 0.0))
         prompts = drawn.get(step, batch + evicted)  # without draws.jsonl: the batch plus DAPO's evictions
         result.rollouts[step] = int(prompts * n)
@@ -717,6 +725,17 @@ def plot(runs: list[RunResult], out: Path) -> list[Path]:
     return paths
 
 
+def unsynced_runs(runs: list[RunResult], floor: float = SYNC_FLOOR) -> list[str]:
+    """Runs with steps whose rollouts did not come from the actor's weights (see SYNC_CORR_KEY):
+    their figures are not those of the method, so the report names them."""
+    out = []
+    for r in runs:
+        bad = sorted(step for step, corr in r.sync_corr.items() if corr < floor)
+        if bad:
+            out.append(f"{_run_key(r)} (steps {', '.join(map(str, bad))})")
+    return out
+
+
 def aggregate(
     runs_dir: Path,
     target: float,
@@ -744,6 +763,10 @@ def aggregate(
     rows = summarize(runs, target, source)
     report = markdown_table(rows, target)
     notes = "".join(f"\nSkipped: {s}" for s in skipped)
+    notes += "".join(
+        f"\nWARNING: rollouts not from the actor's weights ({SYNC_CORR_KEY} < {SYNC_FLOOR}): {name}"
+        for name in unsynced_runs(runs)
+    )
     what = f"{source} held-out accuracy" if source else "held-out accuracy (mean over data sources)"
     suffix = f"-{source.replace('/', '_')}" if source else ""
     (runs_dir / f"study{suffix}.md").write_text(f"Target {what}: {target:g}\n\n{report}{notes}\n")

@@ -88,6 +88,21 @@ def test_broken_run_is_reported_not_hidden(tmp_path: Path) -> None:
     )
 
 
+def test_run_whose_rollouts_left_the_actors_weights_is_named(tmp_path: Path) -> None:
+    _fake_run(tmp_path, "grpo", 0, accs=[0.0, 0.6, 0.7], evicted=[0, 0], zero=0.0)
+    crossed = _fake_run(tmp_path, "srpo", 0, accs=[0.0, 0.6, 0.7], evicted=[0, 0], zero=0.0)
+    metrics = crossed / "metrics-0.jsonl"
+    lines = [json.loads(line) for line in metrics.read_text().splitlines()]
+    for line, corr in zip(lines[1:], (1.0, 0.41), strict=True):
+        line["data"][study.SYNC_CORR_KEY] = corr
+    metrics.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    study.aggregate(tmp_path, target=0.5, late_frac=0.9)
+    for report in ("study.md", "study_late.md"):
+        text = (tmp_path / report).read_text()
+        assert "WARNING: rollouts not from the actor's weights" in text and "srpo-s0 (steps 2)" in text
+        assert "grpo-s0 (" not in text
+
+
 def test_dry_run_prints_same_budget_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     study.main(
         [

@@ -75,6 +75,8 @@ def encode_request(mode: str, case_dir: str, limits: dict, cpu_s: int, uid) -> b
 def decode_request(msg: bytes) -> dict:
     """The request as the child uses it: rlimits as (resource, (soft, hard)) pairs, CPU's last."""
     mode, cpu_s, uid, rlimits, case_dir = msg.decode().split(" ", 4)
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode[:20]!r}")
     limits = [
         (getattr(resource, f"RLIMIT_{key.upper()}"), (int(value), int(value)))
         for key, _, value in (item.partition("=") for item in rlimits.split(","))

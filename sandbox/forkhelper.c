@@ -255,7 +255,9 @@ int fh_serve(int sock) {
             }
         }
         struct request req;
-        const char *why = strlen(msg) == (size_t)n ? parse(msg, &req) : "a NUL byte in the request";
+        const char *why = hdr.msg_flags & MSG_TRUNC ? "the request is too long"
+                          : strlen(msg) == (size_t)n ? parse(msg, &req)
+                                                     : "a NUL byte in the request";
         size_t len = why ? 0 : strlen(req.case_dir);
         if (!why && (len >= PATH_MAX || len + sizeof "/prog.py" > conf.script_size))
             why = "the case dir is too long";

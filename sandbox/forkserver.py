@@ -155,12 +155,14 @@ def serve(sock_fd: int, role: str = "program", helper: str = HELPER) -> None:
     sock.send(b"ready python " + why.encode()[:200])
     while True:
         try:
-            msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, CHILD_FDS)
+            msg, fds, flags, _ = socket.recv_fds(sock, 1 << 16, CHILD_FDS)
         except OSError:
             os._exit(0)
         if not msg:  # the supervisor is gone
             os._exit(0)
         try:
+            if flags & socket.MSG_TRUNC:
+                raise ValueError("the request is too long")
             req = decode_request(msg)
             # Made here, not in the child: our own pages are shared with no one between children,
             # so what we write costs no copy, and the child inherits it.

@@ -312,7 +312,14 @@ def test_a_bad_request_costs_that_case_and_the_server_keeps_no_fd(servers, work,
     fds_before = sorted(os.listdir(fds)) if UID is not None else None
     null = os.open(os.devnull, os.O_RDWR)
     try:
-        for bad in (b"stdio 1 - bogus=1 /tmp", b"garbage", b"stdio x - as=1 /tmp", b"nomode 1 - as=1 /tmp"):
+        too_long = b"stdio 1 - as=1 /" + b"x" * (1 << 16)  # its case dir would be cut short
+        for bad in (
+            b"stdio 1 - bogus=1 /tmp",
+            b"garbage",
+            b"stdio x - as=1 /tmp",
+            b"nomode 1 - as=1 /tmp",
+            too_long,
+        ):
             socket.send_fds(server.sock, [bad], [null, null, null])
             assert "could not start the case" in server.receive()["error"], bad
     finally:

@@ -26,6 +26,8 @@ import pytest
 
 from sandbox import bundle, forkserver, judge, plain
 
+from .test_fork_server import LOOK, TAMPER
+
 pytestmark = pytest.mark.timeout(120)
 
 SOURCE = Path(__file__).resolve().parents[2] / "sandbox" / "forkhelper.c"
@@ -35,37 +37,14 @@ PYTHON = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
 UID = 65534 if os.geteuid() == 0 and PYTHON.startswith(("/usr/", "/bin/")) else None
 LIMITS = {"as": 1 << 30, "fsize": 1 << 20, "core": 0, "nofile": 256}
 
-# Everything a program could change in its interpreter that a later child might read back.
-TAMPER = """
-import atexit, builtins, collections, os, re, sys
-builtins.SENTINEL = 1
-collections.SENTINEL = 1
-re.SENTINEL = 1
-sys.modules["sandbox.runner"].SENTINEL = 1
-sys.modules["sentinel_module"] = type(sys)("sentinel_module")
-sys.path.insert(0, "/dev/shm")
-os.environ["SENTINEL"] = "1"
-os.putenv("SENTINEL_C", "1")
-sys.setrecursionlimit(123456)
-atexit.register(print, "SENTINEL")
-builtins.abs = lambda x: 0
-"""
-LOOK = """
-import builtins, collections, json, os, re, sys
-seen = [
-    hasattr(builtins, "SENTINEL"),
-    hasattr(collections, "SENTINEL"),
-    hasattr(re, "SENTINEL"),
-    hasattr(sys.modules["sandbox.runner"], "SENTINEL"),
-    "sentinel_module" in sys.modules,
-    "/dev/shm" in sys.path,
-    "SENTINEL" in os.environ,
-    "SENTINEL_C" in os.popen("env").read(),
-    sys.getrecursionlimit() == 123456,
-    builtins.abs(-1) != 1,
-]
-print(json.dumps([i for i, x in enumerate(seen) if x]))
-"""
+# test_fork_server's tampering and look-back, plus the C environment (putenv), which the C loop
+# keeps in buffers of its own: a child's change there must not reach the next child either.
+TAMPER = TAMPER + 'os.putenv("SENTINEL_C", "1")\n'
+LOOK = (
+    LOOK
+    + 'seen.append("SENTINEL_C" in os.popen("env").read())\n'
+    + "import json\nprint(json.dumps([i for i, x in enumerate(seen) if x]))\n"
+)
 # What a program can see of its own process: equal under both loops, case dirs and pids aside.
 REPORT = """
 import ctypes, json, os, random, resource, sys

@@ -44,6 +44,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import functools
 import json
 import os
 import resource
@@ -144,14 +145,14 @@ def serve(sock_fd: int, role: str = "program", helper: str = HELPER) -> None:
     for name in PRELOAD:
         __import__(name)
     _warm_up()
-    lib, why = _load_helper(helper)
+    serve_c, why = _load_helper(helper)
     import gc
 
     gc.freeze()  # what is loaded now stays shared with children instead of being copied on write
     sock = socket.socket(fileno=sock_fd)
-    if lib is not None:
+    if serve_c is not None:
         sock.send(b"ready c")
-        _serve_c(lib, sock_fd)  # never returns
+        serve_c(sock_fd)  # never returns
     sock.send(b"ready python " + why.encode()[:200])
     while True:
         try:
@@ -185,7 +186,7 @@ def serve(sock_fd: int, role: str = "program", helper: str = HELPER) -> None:
 
 
 def _load_helper(path: str):
-    """(the C loop's library, ""), or (None, why the Python loop runs instead)."""
+    """(the C loop's entry point, set up; ""), or (None, why the Python loop runs instead)."""
     if not path:
         return None, "no C loop asked for"
     if not os.path.exists(path):
@@ -194,23 +195,24 @@ def _load_helper(path: str):
         lib = ctypes.PyDLL(path)  # PyDLL: the GIL stays held, as forking needs
         lib.fh_init.argtypes = [ctypes.c_int, *[ctypes.c_void_p] * 3, ctypes.c_char_p, ctypes.c_size_t]
         lib.fh_serve.argtypes = [ctypes.c_int]
+        hooks = [ctypes.cast(getattr(ctypes.pythonapi, f"PyOS_{name}"), ctypes.c_void_p) for name in FORK_HOOKS]
+        script = ctypes.create_string_buffer(4096 + 16)
+        if lib.fh_init(int(_ROLE == "program"), *hooks, script, len(script)) != 0:
+            raise OSError("fh_init could not put HOME and TMPDIR into the environment")
     except (OSError, AttributeError) as e:
         return None, f"{path} does not load: {e}"
-    return lib, ""
+    return functools.partial(_serve_c, lib.fh_serve, script), ""
 
 
-def _serve_c(lib, sock_fd: int) -> None:
+def _serve_c(fh_serve, script, sock_fd: int) -> None:
     """The loop in C (forkhelper.c): it returns in the server only when the supervisor is gone,
     and in each child once the child is set up (session, fds, rlimits, case dir, uid, C
-    environment), with its mode; the child then runs the case here. No Python runs in the
-    server between cases, and each child does only the little below before the program."""
-    hooks = [ctypes.cast(getattr(ctypes.pythonapi, f"PyOS_{name}"), ctypes.c_void_p) for name in FORK_HOOKS]
-    script = ctypes.create_string_buffer(4096 + 16)
+    environment), with its mode and its prog.py path in `script`; the child then runs the case
+    here. No Python runs in the server between cases, and each child does only the little below
+    before the program."""
     main = _main_module("/")  # a template: each child fills in its own __file__ (copy-on-write)
     environ = os.environ._data  # the encoded values: the C loop has set the C environment already
-    if lib.fh_init(int(_ROLE == "program"), *hooks, script, len(script)) != 0:
-        os._exit(1)
-    mode = lib.fh_serve(sock_fd)
+    mode = fh_serve(sock_fd)
     if mode <= 0:  # the supervisor is gone, or our socket failed
         os._exit(0)
     try:

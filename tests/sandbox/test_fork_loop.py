@@ -306,3 +306,18 @@ def test_a_bad_request_costs_that_case_and_the_server_keeps_no_fd(servers, work,
     for _ in range(20):
         assert run_stdio(server, work, "print(6 * 7)\n")["stdout"] == "42\n"
     assert fds_before is None or sorted(os.listdir(fds)) == fds_before
+
+
+def test_a_library_that_does_not_load_leaves_the_python_loop_serving(tmp_path, work):
+    """An image whose library is missing or broken still serves, through the Python loop, and the
+    server says why (the host logs it once)."""
+    broken = tmp_path / "forkhelper.so"
+    broken.write_text("not a shared object\n")
+    for helper, why in ((str(broken), "does not load"), (str(tmp_path / "none.so"), "an image built before")):
+        server = _start(helper)
+        try:
+            assert server.loop.startswith("python") and why in server.loop, server.loop
+            assert run_stdio(server, work, "print(6 * 7)\n")["stdout"] == "42\n"
+        finally:
+            server.close()
+            server.proc.wait(timeout=10)

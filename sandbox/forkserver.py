@@ -195,7 +195,9 @@ def _load_helper(path: str):
         lib = ctypes.PyDLL(path)  # PyDLL: the GIL stays held, as forking needs
         lib.fh_init.argtypes = [ctypes.c_int, *[ctypes.c_void_p] * 3, ctypes.c_char_p, ctypes.c_size_t]
         lib.fh_serve.argtypes = [ctypes.c_int]
-        hooks = [ctypes.cast(getattr(ctypes.pythonapi, f"PyOS_{name}"), ctypes.c_void_p) for name in FORK_HOOKS]
+        hooks = [
+            ctypes.cast(getattr(ctypes.pythonapi, f"PyOS_{name}"), ctypes.c_void_p) for name in FORK_HOOKS
+        ]
         script = ctypes.create_string_buffer(4096 + 16)
         if lib.fh_init(int(_ROLE == "program"), *hooks, script, len(script)) != 0:
             raise OSError("fh_init could not put HOME and TMPDIR into the environment")

@@ -30,8 +30,13 @@ decoded, HOME and TMPDIR in its own environment): between children its pages are
 one, so its own writes cost no copy, while whatever a child has to do itself after the fork writes
 pages it shares with the server, each one copied (about 5 us a page on the machine measured,
 BENCHMARKS.md). It has at most one child at a time, which the clean-up kills like any program.
+Its loop runs in C (forkhelper.c, built into the image at HELPER): no Python between cases, so the
+server writes a dozen pages per case instead of ~150, and each child's set-up (session, fds,
+rlimits, case dir, ids) is done in C. Where the image has no such library, the same loop runs in
+Python (serve), and the supervisor's host warns once.
 
-Messages are short lines of words over a SOCK_SEQPACKET socketpair: `ready` once started, then per
+Messages are short lines of words over a SOCK_SEQPACKET socketpair: `ready c` (or `ready python
+<why>`) once started, then per
 request (encode_request: mode, CPU seconds, uid, the rlimits and the case dir, with the fds [stdin,
 stdout, stderr(, call_r, reply_w)]; a test process: [null, null, null, call_w, reply_r, report_w,
 case]) the replies `pid <pid>`, then `status <waitstatus>` when the child is gone (or `error <text>`

@@ -321,3 +321,35 @@ def test_a_library_that_does_not_load_leaves_the_python_loop_serving(tmp_path, w
         finally:
             server.close()
             server.proc.wait(timeout=10)
+
+
+def test_the_host_warns_once_about_the_python_loop(monkeypatch, caplog):
+    """A worker whose fork server runs the Python loop (an old image) makes the host warn, once
+    per process however many workers say so; one running the C loop does not."""
+    import logging
+    import threading
+
+    from sandbox import pool
+
+    class Pong(pool.Worker):
+        def __init__(self, loop: str) -> None:
+            super().__init__()
+            self.loop = loop
+
+        def request(self, msg, timeout_s):
+            return {"op": "pong", "fork_loop": self.loop}
+
+        def _send(self, data): ...
+
+        def _recv_some(self, timeout_s): ...
+
+        def close(self): ...
+
+    monkeypatch.setattr(pool, "_SLOW_LOOP_WARNING", threading.Lock())
+    with caplog.at_level(logging.WARNING, logger="sandbox.pool"):
+        Pong("c").ping(1.0)
+        assert caplog.records == []
+        for _ in range(3):
+            Pong("python no /usr/local/lib/srpo/forkhelper.so (an image built before the C loop)").ping(1.0)
+    assert len(caplog.records) == 1, caplog.records
+    assert "an image built before the C loop" in caplog.text and "--force" in caplog.text

@@ -2,11 +2,12 @@
 
     python -m benchmarks.bench_case_cost [--runs 10] [--cases 16] [--out benchmarks/results/case_cost.md]
 
-Wall time on a shared machine moves with everyone else's load; the container's own CPU time does
-not. This reads the container's cgroup counters (CPU time, and page faults, most of a forked
-child's cost) around `--runs` runs of one program against `--cases` cases, for each format (a
-stdio sum, a `call` of a one-line function as in the embedded code task, a HumanEval-style
-`assert` check) and each start mode, all in one run. Everything in the container counts: the
+Wall time on a shared machine moves with everyone else's load; the container's own CPU time moves
+less (and page faults not at all). This reads the container's cgroup counters (CPU time, and page
+faults, most of a forked child's cost) around each of `--runs` runs of one program against
+`--cases` cases, for each format (a stdio sum, a `call` of a one-line function as in the embedded
+code task, a HumanEval-style `assert` check) and each start mode, the two modes' containers taking
+turns run by run, so both see the same load. Everything in the container counts: the
 supervisor, the fork servers, programs and test processes.
 """
 
@@ -63,19 +64,29 @@ def counters(container: str) -> tuple[float, int]:
     )
 
 
-def measure(sb, program: str, test_spec: TestSpec, runs: int) -> dict[str, float]:
-    """Per-case CPU ms, page faults and caller-side wall ms over `runs` runs (after one warm run)."""
-    (container,) = sb.containers()
-    assert sb.run(program, test_spec).all_passed
-    cpu0, faults0 = counters(container)
-    start = time.perf_counter()
+def measure(boxes: dict, program: str, test_spec: TestSpec, runs: int) -> dict[str, dict[str, float]]:
+    """Per-case CPU ms, page faults and caller-side wall ms of each sandbox over `runs` runs (after
+    one warm run each); the sandboxes take turns run by run, so they see the same load."""
+    totals = {mode: [0.0, 0, 0.0] for mode in boxes}
+    for sb in boxes.values():
+        assert sb.run(program, test_spec).all_passed
     for _ in range(runs):
-        result = sb.run(program, test_spec)
-        assert result.all_passed, result
-    wall = time.perf_counter() - start
-    cpu1, faults1 = counters(container)
+        for mode, sb in boxes.items():
+            (container,) = sb.containers()
+            cpu0, faults0 = counters(container)
+            start = time.perf_counter()
+            result = sb.run(program, test_spec)
+            wall = time.perf_counter() - start
+            cpu1, faults1 = counters(container)
+            assert result.all_passed, result
+            totals[mode] = [
+                t + d for t, d in zip(totals[mode], (cpu1 - cpu0, faults1 - faults0, wall), strict=True)
+            ]
     n = runs * len(test_spec.cases)
-    return {"cpu_ms": (cpu1 - cpu0) / n * 1e3, "faults": (faults1 - faults0) / n, "wall_ms": wall / n * 1e3}
+    return {
+        mode: {"cpu_ms": cpu / n * 1e3, "faults": faults / n, "wall_ms": wall / n * 1e3}
+        for mode, (cpu, faults, wall) in totals.items()
+    }
 
 
 def main() -> None:
@@ -89,10 +100,14 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     got: dict[tuple[str, str], dict[str, float]] = {}
     base = {"image": args.image, "pool_size": 1, "label": "srpo.sandbox.bench"}
-    for mode in MODES:
-        with make_sandbox(SandboxConfig(start_mode=mode, **base)) as sb:
-            for fmt, program in PROGRAMS.items():
-                got[(fmt, mode)] = measure(sb, program, spec(fmt, args.cases), args.runs)
+    boxes = {mode: make_sandbox(SandboxConfig(start_mode=mode, **base)) for mode in MODES}
+    try:
+        for fmt, program in PROGRAMS.items():
+            for mode, figures in measure(boxes, program, spec(fmt, args.cases), args.runs).items():
+                got[(fmt, mode)] = figures
+    finally:
+        for sb in boxes.values():
+            sb.close()
     lines = [
         "# CPU time and page faults per test case inside the container",
         "",
@@ -100,7 +115,8 @@ def main() -> None:
         f"{os.cpu_count()} cores, load average (1 min) {load_before:.1f} before / {os.getloadavg()[0]:.1f} after.",
         "",
         "Per case = the container's cgroup counters (supervisor, fork servers, programs, test processes) "
-        f"over {args.runs} runs of {args.cases} cases, over the cases; wall = seen by the caller.",
+        f"over {args.runs} runs of {args.cases} cases (the modes taking turns run by run), over the "
+        "cases; wall = seen by the caller.",
         "",
         "| format | fresh interpreter: CPU ms / faults / wall ms | fork server: CPU ms / faults / wall ms "
         "| CPU fresh / fork |",

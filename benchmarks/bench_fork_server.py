@@ -8,8 +8,9 @@ Three variants, in one run, taking turns run by run so they see the same load:
 - fork_server: the same, each test a child forked from the container's fork server.
 Each sandbox run carries `--cases` test cases of one spec, so the per-test figure is the run's
 wall time over its cases (what a reward with tens of tests per program pays); runs of one case
-(host round trip included) are reported beside it. Two specs: a stdio sum, and a HumanEval-style
-`assert` check (3 calls) of a program that imports `typing`, as HumanEval solutions do.
+(host round trip included) are reported beside it. Three specs: a stdio sum, a `call` of a
+one-line function (the embedded code task's format), and a HumanEval-style `assert` check (3
+calls) of a program that imports `typing`, as HumanEval solutions do.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from sandbox import DEFAULT_IMAGE, SandboxConfig, TestSpec, make_sandbox
 
 STDIO_PROGRAM = "a, b = map(int, input().split())\nprint(a + b)\n"
 ASSERT_PROGRAM = "from typing import List\n\n\ndef add(a: int, b: int) -> int:\n    return a + b\n"
+CALL_PROGRAM = "def f(x):\n    return x * 3 + 1\n"
+FORMATS = (("stdio", STDIO_PROGRAM), ("call", CALL_PROGRAM), ("assert", ASSERT_PROGRAM))
 CHECK = (
     "def check(candidate):\n    assert candidate(20, 22) == 42\n    assert candidate(-1, 1) == 0\n"
     "    assert candidate(0, 0) == 0\ncheck(add)\n"
@@ -39,6 +42,9 @@ def spec(fmt: str, cases: int) -> TestSpec:
     if fmt == "stdio":
         one = {"input": "20 22\n", "output": "42\n"}
         return TestSpec.from_dict({"format": "stdio", "compare": "exact", "cases": [one] * cases})
+    if fmt == "call":
+        calls = [{"args": [i], "expected": 3 * i + 1} for i in range(cases)]
+        return TestSpec.from_dict({"format": "call", "fn_name": "f", "cases": calls})
     return TestSpec.from_dict({"format": "assert", "entry_point": "add", "cases": [{"code": CHECK}] * cases})
 
 
@@ -85,7 +91,7 @@ def main() -> None:
     base = {"image": args.image, "pool_size": 1, "label": "srpo.sandbox.bench"}
     boxes = {mode: make_sandbox(SandboxConfig(start_mode=mode, **base)) for mode in MODES}
     try:
-        for fmt, program in (("stdio", STDIO_PROGRAM), ("assert", ASSERT_PROGRAM)):
+        for fmt, program in FORMATS:
             for cases in (args.cases, 1):
                 test_spec = spec(fmt, cases)
                 for sb in boxes.values():
@@ -129,7 +135,7 @@ def main() -> None:
         "# Fork server vs fresh interpreter vs bare host interpreter, per test",
         "",
         f"Command: `python -m benchmarks.bench_fork_server --rounds {args.rounds} --runs {args.runs} "
-        f"--cases {args.cases}`  ",
+        f"--cases {args.cases} --image {args.image}`  ",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}, Docker {docker_version}; "
         f"bare = `{python} -I -S -c prog` on the host (the interpreter build the image also has).  ",
         f"Load average (1 min) before / after: {load_before[0]:.1f} / {load_after[0]:.1f} (shared machine; "
@@ -143,7 +149,7 @@ def main() -> None:
         "in-container: fresh / fork |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for fmt in ("stdio", "assert"):
+    for fmt, _ in FORMATS:
         for cases in (args.cases, 1):
             bare_cell = ms(per_test[(fmt, cases, "bare")]) if (fmt, cases, "bare") in per_test else "-"
             lines.append(
@@ -160,7 +166,10 @@ def main() -> None:
         "| >= 5x |",
         f"| fresh interpreter / fork server, assert, {args.cases} cases per run | "
         f"**{r(('assert', args.cases, 'fresh/fork'))}** | >= 5x |",
+        f"| fresh interpreter / fork server, call, {args.cases} cases per run | "
+        f"**{r(('call', args.cases, 'fresh/fork'))}** | >= 5x |",
         f"| fresh interpreter / fork server, stdio, 1 case per run | {r(('stdio', 1, 'fresh/fork'))} | |",
+        f"| fresh interpreter / fork server, call, 1 case per run | {r(('call', 1, 'fresh/fork'))} | |",
         f"| fresh interpreter / fork server, assert, 1 case per run | {r(('assert', 1, 'fresh/fork'))} | |",
         f"| fork server / bare host interpreter, stdio, {args.cases} cases per run | {r(('stdio', args.cases, 'fork/bare'))} | |",
         f"| fresh interpreter / bare host interpreter, stdio, {args.cases} cases per run | "

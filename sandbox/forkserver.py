@@ -30,8 +30,13 @@ decoded, HOME and TMPDIR in its own environment): between children its pages are
 one, so its own writes cost no copy, while whatever a child has to do itself after the fork writes
 pages it shares with the server, each one copied (about 5 us a page on the machine measured,
 BENCHMARKS.md). It has at most one child at a time, which the clean-up kills like any program.
+Its loop runs in C (forkhelper.c, built into the image at HELPER): no Python between cases, so the
+server writes a dozen pages per case instead of ~150, and each child's set-up (session, fds,
+rlimits, case dir, ids) is done in C. Where the image has no such library, the same loop runs in
+Python (serve), and the supervisor's host warns once.
 
-Messages are short lines of words over a SOCK_SEQPACKET socketpair: `ready` once started, then per
+Messages are short lines of words over a SOCK_SEQPACKET socketpair: `ready c` (or `ready python
+<why>`) once started, then per
 request (encode_request: mode, CPU seconds, uid, the rlimits and the case dir, with the fds [stdin,
 stdout, stderr(, call_r, reply_w)]; a test process: [null, null, null, call_w, reply_r, report_w,
 case]) the replies `pid <pid>`, then `status <waitstatus>` when the child is gone (or `error <text>`
@@ -44,6 +49,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import functools
 import json
 import os
 import resource
@@ -55,6 +61,9 @@ PRELOAD = ("collections", "functools", "heapq", "bisect", "itertools", "math", "
 CHILD_FDS = 7  # stdin, stdout, stderr, the call and reply pipes; a test child's report pipe and case
 JUDGE = "judge"  # the mode of a test process (assert cases), forked by the supervisor's test server
 REPLY_TIMEOUT_S = 10.0
+HELPER = "/usr/local/lib/srpo/forkhelper.so"  # the C loop (forkhelper.c), built into the image
+MODES = ("stdio", "call", "assert", JUDGE)  # forkhelper.c's MODES: the C loop returns index + 1
+FORK_HOOKS = ("BeforeFork", "AfterFork_Parent", "AfterFork_Child")  # what os.fork calls around a fork
 # A child's environment, as the supervisor gives a fresh interpreter; HOME and TMPDIR are its case dir.
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "MALLOC_ARENA_MAX": "2"}
 
@@ -72,6 +81,8 @@ def encode_request(mode: str, case_dir: str, limits: dict, cpu_s: int, uid) -> b
 def decode_request(msg: bytes) -> dict:
     """The request as the child uses it: rlimits as (resource, (soft, hard)) pairs, CPU's last."""
     mode, cpu_s, uid, rlimits, case_dir = msg.decode().split(" ", 4)
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode[:20]!r}")
     limits = [
         (getattr(resource, f"RLIMIT_{key.upper()}"), (int(value), int(value)))
         for key, _, value in (item.partition("=") for item in rlimits.split(","))
@@ -120,11 +131,13 @@ def _warm_up() -> None:
     decode_request(encode_request("stdio", "/", {"as": 1 << 30}, 1, None))
 
 
-def serve(sock_fd: int, role: str = "program") -> None:
+def serve(sock_fd: int, role: str = "program", helper: str = HELPER) -> None:
     """The server's loop: one child per request, until the supervisor closes the socket.
 
     `role` "program" forks programs, "test" the test processes of assert cases (which leave
-    their OOM score alone: the program stays the OOM killer's first choice)."""
+    their OOM score alone: the program stays the OOM killer's first choice). `helper`: the C
+    loop's library (forkhelper.c); "" or a path that does not load runs the Python loop instead,
+    and the first message says which one runs ("ready c", or "ready python <why>")."""
     global _LIBC, _ROLE
     _ROLE = role
     _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -137,19 +150,25 @@ def serve(sock_fd: int, role: str = "program") -> None:
     for name in PRELOAD:
         __import__(name)
     _warm_up()
+    serve_c, why = _load_helper(helper)
     import gc
 
     gc.freeze()  # what is loaded now stays shared with children instead of being copied on write
     sock = socket.socket(fileno=sock_fd)
-    sock.send(b"ready")
+    if serve_c is not None:
+        sock.send(b"ready c")
+        serve_c(sock_fd)  # never returns
+    sock.send(b"ready python " + why.encode()[:200])
     while True:
         try:
-            msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, CHILD_FDS)
+            msg, fds, flags, _ = socket.recv_fds(sock, 1 << 16, CHILD_FDS)
         except OSError:
             os._exit(0)
         if not msg:  # the supervisor is gone
             os._exit(0)
         try:
+            if flags & socket.MSG_TRUNC:
+                raise ValueError("the request is too long")
             req = decode_request(msg)
             # Made here, not in the child: our own pages are shared with no one between children,
             # so what we write costs no copy, and the child inherits it.
@@ -169,6 +188,48 @@ def serve(sock_fd: int, role: str = "program") -> None:
         sock.send(b"pid %d" % pid)
         _, status = os.waitpid(pid, 0)
         sock.send(b"status %d" % status)
+
+
+def _load_helper(path: str):
+    """(the C loop's entry point, set up; ""), or (None, why the Python loop runs instead)."""
+    if not path:
+        return None, "no C loop asked for"
+    if not os.path.exists(path):
+        return None, f"no {path} (an image built before the C loop)"
+    try:
+        lib = ctypes.PyDLL(path)  # PyDLL: the GIL stays held, as forking needs
+        lib.fh_init.argtypes = [ctypes.c_int, *[ctypes.c_void_p] * 3, ctypes.c_char_p, ctypes.c_size_t]
+        lib.fh_serve.argtypes = [ctypes.c_int]
+        hooks = [
+            ctypes.cast(getattr(ctypes.pythonapi, f"PyOS_{name}"), ctypes.c_void_p) for name in FORK_HOOKS
+        ]
+        script = ctypes.create_string_buffer(4096 + 16)
+        if lib.fh_init(int(_ROLE == "program"), *hooks, script, len(script)) != 0:
+            raise OSError("fh_init could not put HOME and TMPDIR into the environment")
+    except (OSError, AttributeError) as e:
+        return None, f"{path} does not load: {e}"
+    return functools.partial(_serve_c, lib.fh_serve, script), ""
+
+
+def _serve_c(fh_serve, script, sock_fd: int) -> None:
+    """The loop in C (forkhelper.c): it returns in the server only when the supervisor is gone,
+    and in each child once the child is set up (session, fds, rlimits, case dir, uid, C
+    environment), with its mode and its prog.py path in `script`; the child then runs the case
+    here. No Python runs in the server between cases, and each child does only the little below
+    before the program."""
+    main = _main_module("/")  # a template: each child fills in its own __file__ (copy-on-write)
+    environ = os.environ._data  # the encoded values: the C loop has set the C environment already
+    mode = fh_serve(sock_fd)
+    if mode <= 0:  # the supervisor is gone, or our socket failed
+        os._exit(0)
+    try:
+        path = script.value
+        environ[b"HOME"] = environ[b"TMPDIR"] = path[:-8]  # path minus "/prog.py"
+        main.__file__ = path.decode()
+        atexit._clear()  # nothing of the server's runs at the program's exit
+    except BaseException as e:
+        _start_failed(e)
+    _run_case(MODES[mode - 1], main)
 
 
 def _child(req: dict, fds: list) -> None:
@@ -197,16 +258,25 @@ def _child(req: dict, fds: list) -> None:
             _prctl(4, 1)  # dumpable again, as an exec'd program would be (its own /proc files are its own)
         atexit._clear()  # nothing of the server's runs at the program's exit
     except BaseException as e:
-        with contextlib.suppress(BaseException):
-            os.write(2, f"fork server: could not start the program: {e}\n".encode())
-        os._exit(125)
-    if req["mode"] == "stdio":
-        os._exit(_run_script(req["main"]))
-    if req["mode"] == JUDGE:
+        _start_failed(e)
+    _run_case(req["mode"], req.get("main"))
+
+
+def _start_failed(e: BaseException) -> None:
+    with contextlib.suppress(BaseException):
+        os.write(2, f"fork server: could not start the program: {e}\n".encode())
+    os._exit(125)
+
+
+def _run_case(mode: str, main) -> None:
+    """Run the case in this child, set up by either loop, and exit."""
+    if mode == "stdio":
+        os._exit(_run_script(main))
+    if mode == JUDGE:
         _judge()
     from sandbox import runner
 
-    runner.main([req["mode"], "3", "4"])
+    runner.main([mode, "3", "4"])
     os._exit(0)
 
 
@@ -237,9 +307,12 @@ def _main_module(case_dir: str):
     import builtins
 
     module = type(sys)("__main__")
-    path = os.path.abspath(os.path.join(case_dir, "prog.py"))  # as the interpreter resolves a script's path
-    module.__dict__.update(__file__=path, __cached__=None, __builtins__=builtins)
+    module.__dict__.update(__file__=_script_path(case_dir), __cached__=None, __builtins__=builtins)
     return module
+
+
+def _script_path(case_dir: str) -> str:
+    return os.path.abspath(os.path.join(case_dir, "prog.py"))  # as the interpreter resolves a script's path
 
 
 def _run_script(module) -> int:
@@ -354,14 +427,17 @@ class ForkedProgram:
 class ForkServer:
     """The supervisor's handle on its fork server process."""
 
-    def __init__(self, argv: list, env: dict, spared: set, role: str = "program") -> None:
-        """Start the server (`role`: see serve); its pid joins `spared`, the pids the clean-up
-        must not kill (its children are not spared: each is a case's program or test)."""
+    def __init__(
+        self, argv: list, env: dict, spared: set, role: str = "program", helper: str = HELPER
+    ) -> None:
+        """Start the server (`role`, `helper`: see serve); its pid joins `spared`, the pids the
+        clean-up must not kill (its children are not spared: each is a case's program or test).
+        `loop` then says which loop it runs: "c", or "python <why>"."""
         import subprocess
 
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.proc = subprocess.Popen(
-            [*argv, str(theirs.fileno()), role],
+            [*argv, str(theirs.fileno()), role, helper],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -372,8 +448,10 @@ class ForkServer:
         theirs.close()
         self.sock.settimeout(REPLY_TIMEOUT_S)
         spared.add(self.proc.pid)
-        if "ready" not in self.receive():
+        ready = self.receive()
+        if "ready" not in ready:
             raise OSError("the fork server did not start")
+        self.loop = ready["ready"]
 
     @property
     def pid(self) -> int:
@@ -394,14 +472,14 @@ class ForkServer:
         kind, _, rest = data.decode("ascii", "replace").partition(" ")
         if kind == "error":
             return {"error": rest}
+        if kind == "ready":
+            return {"ready": rest or "python"}
         try:
             numbers = [int(x) for x in rest.split()]
             if kind == "pid":
                 return {"pid": numbers[0]}
             if kind == "status":
                 return {"status": numbers[0]}
-            if kind == "ready":
-                return {"ready": True}
         except (ValueError, IndexError):
             pass
         raise OSError(f"unexpected fork server reply {data[:100]!r}")

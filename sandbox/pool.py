@@ -24,6 +24,7 @@ from sandbox.api import RunResult, SandboxConfig, SandboxError, SandboxUnavailab
 from sandbox.harness import build_request, judge_run, reply_deadline_s, sandbox_error_run, skipped_tests
 
 log = logging.getLogger(__name__)
+_SLOW_LOOP_WARNING = threading.Lock()  # taken, never released, by the one warning about the Python fork loop
 
 
 class WorkerDied(SandboxError):
@@ -82,6 +83,14 @@ class Worker(ABC):
         reply = self.request({"op": "ping"}, timeout_s)
         if reply.get("op") != "pong":
             raise WorkerDied(f"unexpected answer to ping: {reply}")
+        loop = reply.get("fork_loop")
+        # once per process (workers start in parallel): every worker of an old image says the same
+        if loop and loop != "c" and _SLOW_LOOP_WARNING.acquire(blocking=False):
+            log.warning(
+                "sandbox: the fork server runs its Python loop (%s), which costs more per test than "
+                "its C loop; for Docker, rebuild the image with scripts/build_sandbox_image.sh --force",
+                loop.removeprefix("python").strip() or "no reason given",
+            )
         return reply
 
 

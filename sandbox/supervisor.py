@@ -680,6 +680,8 @@ def main() -> None:
                     "pid": os.getpid(),
                     "uid": os.getuid(),
                     "python": sys.version.split()[0],
+                    # which loop the fork server runs: "c", or "python <why>" (the host warns)
+                    "fork_loop": None if FORK_SERVER is None else FORK_SERVER.loop,
                 }
             elif req.get("op") == "run":
                 reply = handle_run(req)

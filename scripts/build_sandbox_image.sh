@@ -10,6 +10,11 @@
 # bits/stdc++.h built with the flags the sandbox compiles with (CPP_FLAGS below, the same as
 # sandbox/supervisor.py's), so a program that includes it compiles in a fraction of the time.
 # Default tag then srpo-sandbox:cpp (the plain image stays Python only: smaller, faster to build).
+# Both images get the fork server's C loop, sandbox/forkhelper.c compiled to HELPER below: for
+# --cpp with the image's own gcc; otherwise with gcc in a build stage (a second debootstrap of the
+# same suite, run beside the image's, so the library links against the image's own libc; it is
+# thrown away). --from-registry images get it only with --cpp (the others build without network);
+# without it the fork server runs its slower Python loop and the host logs a warning.
 #
 #   build_sandbox_image.sh [--force] [--cpp] [--image NAME:TAG] [--from-registry BASE]
 #   env: SRPO_SANDBOX_IMAGE (image), SRPO_DEBIAN_MIRROR (mirror), SRPO_DEBIAN_SUITE (suite)
@@ -23,6 +28,9 @@ BASE=""
 SANDBOX_UID=10001
 CPP=0
 CPP_FLAGS="-std=gnu++17 -O2"  # keep equal to CPP_FLAGS in sandbox/supervisor.py (a PCH needs the same flags)
+HELPER=/usr/local/lib/srpo/forkhelper.so  # keep equal to HELPER in sandbox/forkserver.py
+HELPER_SRC="$(cd "$(dirname "$0")/.." && pwd)/sandbox/forkhelper.c"
+HELPER_CC="gcc -O2 -Wall -shared -fPIC"
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -30,7 +38,7 @@ while [ $# -gt 0 ]; do
         --cpp) CPP=1 ;;
         --image) IMAGE="$2"; shift ;;
         --from-registry) BASE="$2"; shift ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "build_sandbox_image: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -60,12 +68,17 @@ if [ -n "$BASE" ]; then
     if [ "$CPP" = 1 ]; then  # the base's apt needs the network for this one step
         NETWORK=()
         INSTALL_CPP="apt-get update && apt-get install -y --no-install-recommends g++ && rm -rf /var/lib/apt/lists/* \
-            && H=\$(ls /usr/include/*/c++/*/bits/stdc++.h | head -n1) && g++ $CPP_FLAGS -x c++-header \$H -o \$H.gch &&"
+            && H=\$(ls /usr/include/*/c++/*/bits/stdc++.h | head -n1) && g++ $CPP_FLAGS -x c++-header \$H -o \$H.gch \
+            && mkdir -p $(dirname $HELPER) && $HELPER_CC -o $HELPER /tmp/forkhelper.c && rm /tmp/forkhelper.c &&"
+    else
+        echo "build_sandbox_image: no C fork loop in this image (--from-registry without --cpp has no compiler);" \
+             "the fork server will run its Python loop" >&2
     fi
     CID=$(docker create "${NETWORK[@]}" --user 0 "$BASE" sh -c \
         "$INSTALL_CPP groupadd -g $SANDBOX_UID sandbox && useradd -u $SANDBOX_UID -g $SANDBOX_UID -M -d /nonexistent -s /usr/sbin/nologin sandbox \
          && (find / -xdev -perm /6000 -type f -exec chmod ug-s {} + || true) && mkdir -p /work && chmod 1777 /work")
     trap 'docker rm -f "$CID" >/dev/null 2>&1 || true' EXIT
+    [ "$CPP" = 0 ] || docker cp "$HELPER_SRC" "$CID:/tmp/forkhelper.c"
     docker start -a "$CID"
     docker commit "${LABEL_CHANGES[@]}" "$CID" "$IMAGE" >/dev/null
     echo "build_sandbox_image: built $IMAGE from $BASE"
@@ -82,13 +95,31 @@ command -v debootstrap >/dev/null || { echo "build_sandbox_image: debootstrap mi
 [ "$(id -u)" = 0 ] || { echo "build_sandbox_image: debootstrap needs root" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/srpo-sandbox-rootfs.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+STAGE_PID=""
+trap '{ [ -z "$STAGE_PID" ] || { kill "$STAGE_PID"; wait "$STAGE_PID"; }; } 2>/dev/null || true; rm -rf "$WORK"' EXIT
 ROOTFS="$WORK/rootfs"
-echo "build_sandbox_image: debootstrap $SUITE from $MIRROR into $ROOTFS"
 INCLUDE=python3
-[ "$CPP" = 1 ] && INCLUDE=python3,g++
+STAGE="$ROOTFS"  # where the C loop is compiled: the image itself when it has a compiler
+if [ "$CPP" = 1 ]; then
+    INCLUDE=python3,g++
+else
+    STAGE="$WORK/stage"
+    echo "build_sandbox_image: debootstrap a build stage (gcc) into $STAGE"
+    debootstrap --variant=minbase --include=gcc,libc6-dev "$SUITE" "$STAGE" "$MIRROR" >"$WORK/stage.log" 2>&1 &
+    STAGE_PID=$!
+fi
+echo "build_sandbox_image: debootstrap $SUITE from $MIRROR into $ROOTFS"
 debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$ROOTFS" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
     || { tail -n 30 "$WORK/debootstrap.log" >&2; exit 1; }
+if [ -n "$STAGE_PID" ]; then
+    wait "$STAGE_PID" || { STAGE_PID=""; tail -n 30 "$WORK/stage.log" >&2; exit 1; }
+    STAGE_PID=""
+fi
+echo "build_sandbox_image: compiling the fork server's C loop into $HELPER"
+mkdir -p "$STAGE/tmp/forkhelper"
+cp "$HELPER_SRC" "$STAGE/tmp/forkhelper/forkhelper.c"
+chroot "$STAGE" $HELPER_CC -o /tmp/forkhelper/forkhelper.so /tmp/forkhelper/forkhelper.c
+install -D -m 0644 "$STAGE/tmp/forkhelper/forkhelper.so" "$ROOTFS$HELPER"
 if [ "$CPP" = 1 ]; then
     # GCC looks for bits/stdc++.h.gch beside the header and uses it when the flags match.
     HEADER=$(cd "$ROOTFS" && ls usr/include/*/c++/*/bits/stdc++.h | head -n1)

@@ -153,6 +153,22 @@ def test_the_server_is_out_of_the_childs_reach(sb):
     assert again["ppid"] == got["ppid"], "the server must survive the attacks and stay the same"
 
 
+def test_both_servers_run_the_c_loop(sb):
+    """The image has the C loop (scripts/build_sandbox_image.sh compiles sandbox/forkhelper.c):
+    both servers have it mapped. An image built before it fails here: rebuild it with --force."""
+    import os
+    from pathlib import Path
+
+    if os.geteuid() != 0:
+        pytest.skip("reading the container's /proc/<pid>/maps from the host needs root")
+    (container,) = sb.containers()
+    pids = [row[0] for row in sb.api.top(container, ps_args="-o pid")["Processes"]]
+    mapped = [
+        pid for pid in pids if "/usr/local/lib/srpo/forkhelper.so" in Path(f"/proc/{pid}/maps").read_text()
+    ]
+    assert len(mapped) == 2, f"both fork servers (and nothing else) run the C loop: {mapped} of {pids}"
+
+
 def test_children_reseed_random_and_run_as_a_script(sb):
     program = """
         import json, os, random, sys

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
+import platform as platform_module
 import subprocess
 import sys
 
+import psutil
 import pytest
 import torch
 
@@ -55,6 +58,32 @@ def test_device_module_memory_queries_are_real_numbers(platform: PlatformCPU) ->
     dm.reset_peak_memory_stats()
     dm.set_per_process_memory_fraction(0.9)
     dm.ipc_collect()
+
+
+def test_empty_cache_trims_the_heap_and_is_harmless_without_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(cpu_device, "_MALLOC_TRIM", calls.append)
+    cpu_device.empty_cache()
+    assert calls == [0]  # 0: keep no padding at the top of the heap
+    monkeypatch.setattr(cpu_device, "_MALLOC_TRIM", None)
+    cpu_device.empty_cache()  # musl, macOS: nothing to call, no error
+
+
+@pytest.mark.skipif(platform_module.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
+def test_empty_cache_returns_freed_heap_pages_to_the_os() -> None:
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    blocks = [libc.malloc(4096) for _ in range(40_000)]  # ~160 MiB of small blocks, inside the heap
+    for block in blocks:
+        ctypes.memset(block, 1, 4096)
+    for block in blocks[:-1]:  # the last one pins the heap's top, so free() alone cannot shrink it
+        libc.free(block)
+    before = psutil.Process().memory_info().rss
+    cpu_device.empty_cache()
+    after = psutil.Process().memory_info().rss
+    libc.free(blocks[-1])
+    assert before - after > 100 * 2**20
 
 
 def test_device_module_rng_round_trip_and_forwarding(platform: PlatformCPU) -> None:

@@ -124,6 +124,13 @@ def test_cpu_env_selects_platform_and_keeps_callers_values() -> None:
     assert env["VLLM_TARGET_DEVICE"] == "cpu"
 
 
+@pytest.mark.parametrize(
+    ("given", "expected"), [({}, "8"), ({"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "64"}, "64")]
+)
+def test_cpu_env_caps_onednn_primitive_cache_unless_set(given: dict, expected: str) -> None:
+    assert cpu_env(given)["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == expected
+
+
 def test_tiny_run_names_the_missing_input(tmp_path: Path) -> None:
     run = TinyRun(
         model=str(tmp_path / "nope"), train_files=__file__, val_files=__file__, out_dir=str(tmp_path)

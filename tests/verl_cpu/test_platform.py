@@ -119,10 +119,11 @@ import torch, verl
 from verl.plugin.platform import PlatformRegistry, get_platform
 from verl.workers.engine.base import EngineRegistry
 from verl.workers.rollout.replica import RolloutReplicaRegistry
+from verl.workers.rollout.base import _ROLLOUT_REGISTRY
 lm = EngineRegistry._engines["language_model"]["fsdp2"]
 print(type(get_platform()).__name__, "cpu" in PlatformRegistry.registered_names(), "cpu" in lm,
       hasattr(torch.distributed.init_process_group, "_srpo_cpu_backend_shim"),
-      RolloutReplicaRegistry._registry["vllm"].__module__)
+      RolloutReplicaRegistry._registry["vllm"].__module__, _ROLLOUT_REGISTRY[("vllm", "async")])
 """
 
 
@@ -130,7 +131,20 @@ print(type(get_platform()).__name__, "cpu" in PlatformRegistry.registered_names(
 def test_selected_only_by_verl_platform_env() -> None:
     """Through verl's own plug-in loading: VERL_PLATFORM=cpu selects everything, its absence nothing."""
     selected = _in_fresh_process(SELECTION_PROBE, "cpu").split()
-    assert selected == ["PlatformCPU", "True", "True", "True", "srpo.cpu.rollout"]
+    assert selected == [
+        "PlatformCPU",
+        "True",
+        "True",
+        "True",
+        "srpo.cpu.rollout",
+        "srpo.cpu.vllm_rollout.CPUServerAdapter",
+    ]
     unselected = _in_fresh_process(SELECTION_PROBE, None).split()
     assert unselected[0] != "PlatformCPU"
-    assert unselected[1:] == ["True", "False", "False", "verl.workers.rollout.replica"]
+    assert unselected[1:] == [
+        "True",
+        "False",
+        "False",
+        "verl.workers.rollout.replica",
+        "verl.workers.rollout.vllm_rollout.ServerAdapter",
+    ]

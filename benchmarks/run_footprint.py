@@ -2,13 +2,15 @@
 
     python -m benchmarks.run_footprint run --src DIR --label before --out before.json [key=value ...]
     python -m benchmarks.run_footprint compare before.json after.json > benchmarks/results/runtime.md
+    python -m benchmarks.run_footprint processes after.json
 
 ``run`` starts ``python -m srpo.main`` from the checkout ``DIR`` (``PYTHONPATH=DIR``, so two commits
 can be compared with the same installed packages) in an empty folder outside the repository, with
 ``output_dir`` there too, and records: the lines it printed (stdout and stderr together, as a
 terminal shows them) and the most repeated ones, the peak of the summed PSS of its process tree and
 each process's own peak by role (``srpo.cpu.memory``), the wall time and the held-out before/after
-table from ``summary.json``. ``compare`` puts two such records side by side with ratios.
+table from ``summary.json``. ``compare`` puts two such records side by side with ratios;
+``processes`` lists one record's processes, each with its role and its own peak.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ ROLE_NAMES = {
     "ray::TransferQueueController": "TransferQueue controller",
     "ray::SimpleStorageUnit": "TransferQueue storage unit",
     "ray::IDLE": "idle Ray workers",
+    "default_worker.py": "Ray worker before its actor or task names it",
+    "ray::get_master_addr_port": "Ray task (verl's get_master_addr_port)",
+    "reward_fns.bounded": "math reward pool (zygote and workers)",
+    "python -c": "short-lived `python -c`",
     "ray::DashboardAgent": "Ray dashboard agent",
     "ray::RuntimeEnvAgent": "Ray runtime-env agent",
     "dashboard.py": "Ray dashboard",
@@ -76,7 +82,12 @@ def shape(line: str) -> str:
 
 
 def memory_record(peak: MemoryPeak) -> dict:
-    """A sampler's peaks as a record's fields: whole tree, system, processes, and per role."""
+    """A sampler's peaks as a record's fields: whole tree, system, per role, and per process.
+
+    The per-process list keeps each process's own peak with its role, so a role held by several
+    processes (or a process whose role is a bare script name) can still be told apart afterwards.
+    """
+    processes = sorted(peak.per_process.items(), key=lambda item: -item[1].pss_bytes)
     return {
         "peak_pss_gb": round(peak.pss_bytes / GB, 3),
         "peak_system_used_gb": round(peak.system_used_bytes / GB, 3),
@@ -85,7 +96,20 @@ def memory_record(peak: MemoryPeak) -> dict:
             role: {"processes": n, "peak_pss_gb": round(total / GB, 3)}
             for role, (n, total) in peak.by_role().items()
         },
+        "processes": [
+            {"pid": pid, "role": got.role, "peak_pss_gb": round(got.pss_bytes / GB, 3)}
+            for (pid, _), got in processes
+        ],
     }
+
+
+def process_table(record: dict) -> list[str]:
+    """Markdown: one row per process of a record, largest peak first, named by its role."""
+    rows = [
+        (role_name(p["role"]), f"`{p['role']}`", p["pid"], f"{p['peak_pss_gb']:.3f}")
+        for p in sorted(record.get("processes", []), key=lambda p: -p["peak_pss_gb"])
+    ]
+    return table(("process", "role", "pid", "peak PSS (GB)"), rows, align="lllr")
 
 
 def run(src: Path, label: str, overrides: list[str], out: Path, timeout_s: float, commit: str = "") -> dict:
@@ -158,6 +182,12 @@ def merge_memory(record: dict, attached: dict) -> None:
         own = record["roles"].get(role)
         if own is None or got["peak_pss_gb"] > own["peak_pss_gb"]:
             record["roles"][role] = got
+    merged = {p["pid"]: p for p in record.get("processes", [])}
+    for got in attached.get("processes", []):
+        own = merged.get(got["pid"])
+        if own is None or got["peak_pss_gb"] > own["peak_pss_gb"]:
+            merged[got["pid"]] = got
+    record["processes"] = sorted(merged.values(), key=lambda p: -p["peak_pss_gb"])
     record["memory_note"] = f"merged with an attached sampler ({attached['sampled_s']:.0f} s)"
 
 
@@ -228,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("attach", help="sample a running process tree's memory until it exits")
     t.add_argument("--pid", type=int, required=True)
     t.add_argument("--out", type=Path, required=True)
+    s = sub.add_parser("processes", help="one record's processes, each with its role and peak (markdown)")
+    s.add_argument("record", type=Path)
     c = sub.add_parser("compare", help="two records side by side (markdown)")
     c.add_argument("a", type=Path)
     c.add_argument("b", type=Path)
@@ -245,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if rec["returncode"] == 0 else 1
     if args.cmd == "attach":
         attach(args.pid, args.out)
+        return 0
+    if args.cmd == "processes":
+        print("\n".join(process_table(read_json(args.record))))
         return 0
     records = [read_json(args.a), read_json(args.b)]
     for record, path in zip(records, args.memory_from or [], strict=False):

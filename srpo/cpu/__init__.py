@@ -3,7 +3,8 @@
 - ``platform``: the ``cpu`` platform (``VERL_PLATFORM=cpu``) for verl's ``PlatformRegistry``.
 - ``device``: the ``torch.cpu``-like device module that platform hands to verl.
 - ``engines``: verl's FSDP engines registered for device ``cpu``.
-- ``rollout`` / ``vllm_rollout``: verl's vLLM replica with a weight sync that works on vLLM's CPU build.
+- ``rollout`` / ``vllm_rollout``: verl's vLLM replica and rollout adapter with a weight sync that works
+  on vLLM's CPU build, on a socket of the run's own.
 - ``shims``: the one compensation for a verl line that has no extension point.
 - ``overrides``: the Hydra overrides and environment a CPU run of ``verl.trainer.main_ppo`` needs.
 - ``launch``: runs verl's trainer with them (``python -m srpo.cpu.launch``); ``memory`` samples the
@@ -36,6 +37,18 @@ def _register_rollout() -> None:
     rollout.register_cpu_rollout()
 
 
+def _register_rollout_adapter() -> None:
+    """verl's ``vllm`` rollout adapter (the FSDP worker's side of the weight sync) -> ours.
+
+    verl looks adapters up by dotted name in ``_ROLLOUT_REGISTRY``, so vLLM stays unimported until a
+    worker builds its rollout. (Not in ``rollout``: that module imports verl's replica module, whose
+    own import runs this hook.)
+    """
+    from verl.workers.rollout import base
+
+    base._ROLLOUT_REGISTRY[("vllm", "async")] = "srpo.cpu.vllm_rollout.CPUServerAdapter"
+
+
 def activate() -> bool:
     """Register the CPU platform always; engines, rollout and shims only when it is selected.
 
@@ -53,5 +66,6 @@ def activate() -> bool:
 
     after_import("verl.workers.engine", _register_engines)
     after_import("verl.workers.rollout.replica", _register_rollout)
+    after_import("verl.workers.rollout.base", _register_rollout_adapter)
     shims.install()
     return True

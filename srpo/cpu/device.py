@@ -2,13 +2,16 @@
 
 verl calls ``get_torch_device().<name>`` for cache, memory, RNG and stream operations. ``torch.cpu``
 has streams and ``synchronize`` but none of the memory queries, so those are answered here with
-the process's real memory figures (host RAM is the device memory on CPU); cache, allocator and
-IPC calls are no-ops. Anything not defined here is looked up on ``torch.cpu``.
+the process's real memory figures (host RAM is the device memory on CPU); ``empty_cache`` trims
+glibc's heap; allocator and IPC calls are no-ops. Anything not defined here is looked up on
+``torch.cpu``.
 """
 
 from __future__ import annotations
 
+import ctypes
 import resource
+from collections.abc import Callable
 from typing import Any
 
 import psutil
@@ -46,8 +49,29 @@ def synchronize(device: Any = None) -> None:
     """No-op: CPU kernels run synchronously."""
 
 
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS)."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # the symbols already loaded into this process
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
+
+
+_MALLOC_TRIM = _find_malloc_trim()
+
+
 def empty_cache() -> None:
-    """No-op: the CPU allocator keeps no cache to release."""
+    """Hand freed heap pages back to the OS (glibc ``malloc_trim(0)``).
+
+    verl calls this where a GPU run releases cached blocks (after generation, updates, weight syncs);
+    glibc keeps freed memory below the top of each arena mapped until asked, so without it a worker
+    stays at its largest heap for the rest of the run.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def ipc_collect() -> None:

@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 
 import psutil
 
+UNINFORMATIVE_ROLES = frozenset({"ray::IDLE", "?"})
+
 
 @dataclass
 class ProcessPeak:
-    """One process's peak PSS and the role it was seen in (its last role other than an idle worker)."""
+    """One process's peak PSS and the role it was seen in (its last one other than idle or unreadable)."""
 
     role: str
     pss_bytes: int = 0
@@ -163,6 +165,8 @@ class TreeMemorySampler:
         seen = self.peak.per_process.get(key)
         if seen is None:
             seen = self.peak.per_process[key] = ProcessPeak(role)
-        elif role != "ray::IDLE":  # a Ray worker is IDLE until an actor or task takes it
+        # A Ray worker is IDLE until an actor or task takes it; an exiting process has an empty command
+        # line ("?"): neither replaces the role it was seen in (the engine core showed up as "?").
+        elif role not in UNINFORMATIVE_ROLES:
             seen.role = role
         seen.pss_bytes = max(seen.pss_bytes, pss)

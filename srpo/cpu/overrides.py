@@ -171,6 +171,10 @@ def cpu_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
         # MALLOC_MMAP_THRESHOLD_: it gave every tensor of 1 MiB or more fresh zeroed pages and made
         # a torch training step 1.7x slower (30 s instead of a few per actor update here).
         "MALLOC_ARENA_MAX": "2",
+        # oneDNN (torch's and vLLM's CPU matmuls) keeps up to 1024 compiled primitives, one per input
+        # shape; the rollout's batch shapes change every step, so vLLM's engine core grew ~22 MB a
+        # step without end, and stays flat with 8 (benchmarks/results/engine_growth.md).
+        "ONEDNN_PRIMITIVE_CACHE_CAPACITY": "8",
     }
     for key, value in defaults.items():
         env.setdefault(key, value)

@@ -13,6 +13,15 @@ classes below wrap verl's sync in exactly that pair and change nothing else:
   received tensors copied out of verl's reused shared-memory bucket, since the reload holds them).
 - ``CPUvLLMHttpServer``: verl's server, naming that extension for vLLM's workers.
 - ``CPUvLLMReplica``: verl's replica, launching that server.
+- ``CPUServerAdapter``: verl's rollout adapter (the FSDP worker's sending side of the sync).
+
+The last two also give the sync's socket a path of this Ray cluster's own. verl names it
+``/tmp/rl-colocate-zmq-<Ray job id>-replica-<r>-rank-<l>.sock``, but every Ray cluster numbers its
+first job 01000000, so two runs on one host (each ``python -m srpo.main`` starts its own cluster)
+bound the same path: one run's weights reached the other's engine, or a sync waited forever
+(seen: a run hung in ``BucketedWeightSender._init_buffer``, and a concurrent run's rollouts stopped
+matching its actor, Pearson 0.41-0.71, at the steps that overlapped). Both sides add the node id of
+the Ray cluster (random at each start) after the job id.
 
 Measured: after a sync the CPU engine's prompt log-probs match the HF model with the same weights
 to 5e-7 (``tests/verl_cpu/test_vllm_reload.py``).
@@ -20,12 +29,29 @@ to 5e-7 (``tests/verl_cpu/test_vllm_reload.py``).
 
 from __future__ import annotations
 
+import os
+
 import ray
 from verl.workers.rollout.vllm_rollout.utils import vLLMColocateWorkerExtension
 from verl.workers.rollout.vllm_rollout.vllm_async_server import vLLMHttpServer, vLLMReplica
+from verl.workers.rollout.vllm_rollout.vllm_rollout import ServerAdapter
 from vllm.model_executor.model_loader.reload import finalize_layerwise_reload, initialize_layerwise_reload
 
 EXTENSION_CLS = f"{__name__}.CPUColocateWorkerExtension"
+# the environment variable verl's receiving side reads its socket path's job id from
+JOB_ID_ENV = "VERL_RAY_JOB_ID"
+
+
+def cluster_job_id(job_id: str, node_id: str) -> str:
+    """The job id as both sides put it in the socket path: unique to this Ray cluster."""
+    return f"{job_id}-{node_id[:12]}"
+
+
+def cluster_handle(handle: str, job_id: str, node_id: str) -> str:
+    """verl's sending path with the job id made this cluster's, as the receiving side builds it."""
+    if f"-zmq-{job_id}-" not in handle:  # verl changed its path: fail instead of colliding silently
+        raise ValueError(f"verl's weight-sync socket {handle!r} does not name the Ray job {job_id}")
+    return handle.replace(f"-zmq-{job_id}-", f"-zmq-{cluster_job_id(job_id, node_id)}-", 1)
 
 
 class CPUColocateWorkerExtension(vLLMColocateWorkerExtension):
@@ -55,7 +81,12 @@ class CPUColocateWorkerExtension(vLLMColocateWorkerExtension):
 
 
 class CPUvLLMHttpServer(vLLMHttpServer):
-    """verl's vLLM HTTP server, with the CPU worker extension."""
+    """verl's vLLM HTTP server, with the CPU worker extension and a socket path of this cluster's own."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)  # sets the job id; vLLM's engine starts later and inherits it
+        context = ray.get_runtime_context()
+        os.environ[JOB_ID_ENV] = cluster_job_id(context.get_job_id(), context.get_node_id())
 
     def _get_worker_extension_cls(self) -> str:
         return EXTENSION_CLS
@@ -67,3 +98,12 @@ class CPUvLLMReplica(vLLMReplica):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.server_class = ray.remote(CPUvLLMHttpServer)
+
+
+class CPUServerAdapter(ServerAdapter):
+    """verl's rollout adapter, sending weights to a socket path of this cluster's own."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        context = ray.get_runtime_context()
+        self.zmq_handle = cluster_handle(self.zmq_handle, context.get_job_id(), context.get_node_id())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -11,7 +12,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from srpo.cpu.launch import TinyRun, trainer_command
-from srpo.cpu.memory import TreeMemorySampler, process_role
+from srpo.cpu.memory import ProcessPeak, TreeMemorySampler, process_role
 from srpo.cpu.overrides import (
     UNIPROC_EXECUTOR,
     CPUSettings,
@@ -124,6 +125,13 @@ def test_cpu_env_selects_platform_and_keeps_callers_values() -> None:
     assert env["VLLM_TARGET_DEVICE"] == "cpu"
 
 
+@pytest.mark.parametrize(
+    ("given", "expected"), [({}, "8"), ({"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "64"}, "64")]
+)
+def test_cpu_env_caps_onednn_primitive_cache_unless_set(given: dict, expected: str) -> None:
+    assert cpu_env(given)["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == expected
+
+
 def test_tiny_run_names_the_missing_input(tmp_path: Path) -> None:
     run = TinyRun(
         model=str(tmp_path / "nope"), train_files=__file__, val_files=__file__, out_dir=str(tmp_path)
@@ -175,3 +183,11 @@ def test_sampler_keeps_each_process_peak_by_role() -> None:
     child_peak = max(p.pss_bytes for p in peak.per_process.values())
     assert child_peak > 100 * 2**20  # the child's 120 MiB buffer, seen in its own peak
     assert roles["python -c"][1] >= child_peak
+
+
+def test_sampler_keeps_a_process_role_through_idle_and_exit() -> None:
+    sampler = TreeMemorySampler(os.getpid())  # not started: _record is driven by hand
+    key = (1, 0.0)
+    for role, pss in [("ray::IDLE", 10), ("VLLM::EngineCore", 700), ("?", 650), ("ray::IDLE", 5)]:
+        sampler._record(key, role, pss)
+    assert sampler.peak.per_process[key] == ProcessPeak("VLLM::EngineCore", 700)

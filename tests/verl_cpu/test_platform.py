@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
+import platform as platform_module
 import subprocess
 import sys
 
+import psutil
 import pytest
 import torch
 
@@ -57,6 +60,32 @@ def test_device_module_memory_queries_are_real_numbers(platform: PlatformCPU) ->
     dm.ipc_collect()
 
 
+def test_empty_cache_trims_the_heap_and_is_harmless_without_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(cpu_device, "_MALLOC_TRIM", calls.append)
+    cpu_device.empty_cache()
+    assert calls == [0]  # 0: keep no padding at the top of the heap
+    monkeypatch.setattr(cpu_device, "_MALLOC_TRIM", None)
+    cpu_device.empty_cache()  # musl, macOS: nothing to call, no error
+
+
+@pytest.mark.skipif(platform_module.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
+def test_empty_cache_returns_freed_heap_pages_to_the_os() -> None:
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    blocks = [libc.malloc(4096) for _ in range(40_000)]  # ~160 MiB of small blocks, inside the heap
+    for block in blocks:
+        ctypes.memset(block, 1, 4096)
+    for block in blocks[:-1]:  # the last one pins the heap's top, so free() alone cannot shrink it
+        libc.free(block)
+    before = psutil.Process().memory_info().rss
+    cpu_device.empty_cache()
+    after = psutil.Process().memory_info().rss
+    libc.free(blocks[-1])
+    assert before - after > 100 * 2**20
+
+
 def test_device_module_rng_round_trip_and_forwarding(platform: PlatformCPU) -> None:
     dm = platform.device_module
     state = dm.get_rng_state()
@@ -90,10 +119,11 @@ import torch, verl
 from verl.plugin.platform import PlatformRegistry, get_platform
 from verl.workers.engine.base import EngineRegistry
 from verl.workers.rollout.replica import RolloutReplicaRegistry
+from verl.workers.rollout.base import _ROLLOUT_REGISTRY
 lm = EngineRegistry._engines["language_model"]["fsdp2"]
 print(type(get_platform()).__name__, "cpu" in PlatformRegistry.registered_names(), "cpu" in lm,
       hasattr(torch.distributed.init_process_group, "_srpo_cpu_backend_shim"),
-      RolloutReplicaRegistry._registry["vllm"].__module__)
+      RolloutReplicaRegistry._registry["vllm"].__module__, _ROLLOUT_REGISTRY[("vllm", "async")])
 """
 
 
@@ -101,7 +131,20 @@ print(type(get_platform()).__name__, "cpu" in PlatformRegistry.registered_names(
 def test_selected_only_by_verl_platform_env() -> None:
     """Through verl's own plug-in loading: VERL_PLATFORM=cpu selects everything, its absence nothing."""
     selected = _in_fresh_process(SELECTION_PROBE, "cpu").split()
-    assert selected == ["PlatformCPU", "True", "True", "True", "srpo.cpu.rollout"]
+    assert selected == [
+        "PlatformCPU",
+        "True",
+        "True",
+        "True",
+        "srpo.cpu.rollout",
+        "srpo.cpu.vllm_rollout.CPUServerAdapter",
+    ]
     unselected = _in_fresh_process(SELECTION_PROBE, None).split()
     assert unselected[0] != "PlatformCPU"
-    assert unselected[1:] == ["True", "False", "False", "verl.workers.rollout.replica"]
+    assert unselected[1:] == [
+        "True",
+        "False",
+        "False",
+        "verl.workers.rollout.replica",
+        "verl.workers.rollout.vllm_rollout.ServerAdapter",
+    ]

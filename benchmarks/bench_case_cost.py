@@ -18,6 +18,7 @@ import os
 import time
 from pathlib import Path
 
+from benchmarks.harness import add_out_argument, emit
 from sandbox import DEFAULT_IMAGE, SandboxConfig, TestSpec, make_sandbox
 
 MODES = ("fresh_interpreter", "fork_server")
@@ -94,7 +95,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=10, help="runs per format and mode")
     ap.add_argument("--cases", type=int, default=16, help="test cases per run")
     ap.add_argument("--image", default=DEFAULT_IMAGE)
-    ap.add_argument("--out", default=None, help="also write the markdown here")
+    add_out_argument(ap)
     args = ap.parse_args()
 
     load_before = os.getloadavg()[0]
@@ -126,10 +127,7 @@ def main() -> None:
         fresh, fork = got[(fmt, "fresh_interpreter")], got[(fmt, "fork_server")]
         cells = [f"{m['cpu_ms']:.2f} / {m['faults']:.0f} / {m['wall_ms']:.2f}" for m in (fresh, fork)]
         lines.append(f"| {fmt} | {cells[0]} | {cells[1]} | {fresh['cpu_ms'] / fork['cpu_ms']:.2f}x |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.harness import add_out_argument, emit
 from sandbox import bundle, forkserver
 
 PROGRAM = "a, b = map(int, input().split())\nprint(a + b)\n"
@@ -79,7 +80,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--cases", type=int, default=200, help="stdio cases per server per round")
-    ap.add_argument("--out", default=None, help="also write the markdown here")
+    add_out_argument(ap)
     args = ap.parse_args()
 
     cc = shutil.which("cc") or shutil.which("gcc")
@@ -128,10 +129,7 @@ def main() -> None:
             f"| {name} | {med(name, 'server_faults'):.0f} | {med(name, 'child_faults'):.0f} | "
             f"{med(name, 'server_ms'):.2f} | {med(name, 'child_ms'):.2f} | {med(name, 'wall_ms'):.2f} |"
         )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ ROLE_NAMES = {
     "ray::GlobalRequestLoadBalancer": "rollout load balancer",
     "ray::RewardLoopWorker": "reward worker",
     "ray::TransferQueueController": "TransferQueue controller",
+    "ray::ConfigHolder": "TransferQueue config actor (controller in the driver)",
     "ray::SimpleStorageUnit": "TransferQueue storage unit",
     "ray::IDLE": "idle Ray workers",
     "default_worker.py": "Ray worker before its actor or task names it",

@@ -112,6 +112,8 @@ def train(config: DictConfig) -> None:
     from verl.utils.config import validate_config
     from verl.utils.device import auto_set_device
 
+    from srpo.verl_glue.tq_controller import with_controller_in_driver
+
     if config.trainer.device == "cpu" and os.environ.get("VERL_PLATFORM") != "cpu":
         raise PreflightError(
             "trainer.device=cpu needs verl's CPU platform in every process: set VERL_PLATFORM=cpu "
@@ -124,7 +126,7 @@ def train(config: DictConfig) -> None:
             config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config)
         )
         try:
-            run_ppo(config, task_runner_class=InDriver(TaskRunnerV1))
+            run_ppo(config, task_runner_class=InDriver(with_controller_in_driver(TaskRunnerV1)))
         finally:
             import ray
 

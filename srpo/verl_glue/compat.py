@@ -14,11 +14,14 @@ from __future__ import annotations
 import importlib.metadata
 import inspect
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import transfer_queue as tq
+from transfer_queue import interface as tq_interface
+from transfer_queue.controller import TransferQueueController
 from verl.experimental.agent_loop import agent_loop as verl_agent_loop
 from verl.experimental.agent_loop.agent_loop import AgentLoopOutput
 from verl.experimental.reward_loop import reward_loop as verl_reward_loop
@@ -90,6 +93,62 @@ VERL_LINES: tuple[tuple[Any, str, str], ...] = (
         "agent loop workers are built through agent_loop_workers_class (srpo.verl_glue.agent_loop)",
     ),
 )
+
+
+#: What ``tq.init`` does that ``srpo.verl_glue.tq_controller`` repeats (the controller in the driver):
+#: (line of transfer_queue/interface.py stripped of indentation, why).
+TQ_INIT_LINES: tuple[tuple[str, str], ...] = (
+    (
+        '_TQ_CONTROLLER = ray.get_actor("TransferQueueController", namespace="transfer_queue")',
+        "other processes find the controller by this name (tq_config_actor stands in for it)",
+    ),
+    ("conf = ray.get(_TQ_CONTROLLER.get_config.remote())", "attaching processes read the config from it"),
+    (
+        'default_conf = OmegaConf.load(resources.files("transfer_queue") / "config.yaml")',
+        "the default config tq_controller merges",
+    ),
+    ("sampler = globals()[final_conf.controller.sampler]", "a sampler name is one of transfer_queue.sampler"),
+    (
+        ").remote(sampler=sampler, polling_mode=final_conf.controller.polling_mode)",
+        "the controller's constructor arguments",
+    ),
+    ("final_conf.controller.zmq_info = controller_zmq_info", "where the controller's address goes"),
+    ("provider_fn = StorageBootstrapProvider.get_provider(backend_name)", "how the storage is started"),
+    ("ray.get(_TQ_CONTROLLER.store_config.remote(final_conf))", "the config is stored in the named actor"),
+)
+
+#: The controller actor's Ray methods TransferQueue's interface calls; tq_config_actor serves the first
+#: two, the metrics ones are refused (metrics.enabled) with the controller in the driver.
+TQ_CONTROLLER_RAY_METHODS = frozenset(
+    {"get_config", "store_config", "start_metrics", "register_storage_units_for_metrics"}
+)
+
+
+def tq_drift() -> list[str]:
+    """What moved in the installed TransferQueue among the internals tq_controller repeats."""
+    source = inspect.getsource(tq_interface)
+    lines = {raw.strip() for raw in source.splitlines()}
+    problems = [
+        f"transfer_queue.interface no longer contains {line!r} ({why})"
+        for line, why in TQ_INIT_LINES
+        if line not in lines
+    ]
+    called = set(re.findall(r"_TQ_CONTROLLER\.(\w+)\.remote", source))
+    problems += [
+        f"transfer_queue.interface calls the controller's Ray method {m}"
+        for m in sorted(called - TQ_CONTROLLER_RAY_METHODS)
+    ]
+    controller = TransferQueueController.__ray_metadata__.modified_class
+    for name, params in (
+        ("__init__", ("self", "sampler", "polling_mode")),
+        ("get_zmq_server_info", ("self",)),
+    ):
+        found = tuple(
+            p for p in inspect.signature(getattr(controller, name)).parameters if p != "_ray_trace_ctx"
+        )
+        if found != params:  # Ray adds _ray_trace_ctx to an actor class's methods
+            problems.append(f"TransferQueueController.{name}{found} was {name}{params}")
+    return problems
 
 
 def signature_drift(cls: type, expected: Mapping[str, tuple[str, ...]]) -> list[str]:

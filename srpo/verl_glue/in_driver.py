@@ -6,7 +6,8 @@ nothing but wait while it runs, yet both import torch, Ray and verl: on the embe
 two held 0.5-0.7 GB each (benchmarks/results/runtime.md). ``InDriver(TaskRunnerV1)`` stands in for
 the actor class: ``run_ppo`` still starts Ray exactly as it always does, and ``.remote()`` /
 ``.run.remote(config)`` construct the same class here and call its ``run`` synchronously. Every
-other verl worker (FSDP, vLLM, load balancer, TransferQueue controller) stays a Ray actor as before.
+other verl worker (FSDP, vLLM, load balancer) stays a Ray actor as before (TransferQueue's controller: see
+``srpo.verl_glue.tq_controller``).
 
 ``InDriver(cls, event_loop=True)`` does the same for an async actor (verl's agent loop worker, see
 ``srpo.verl_glue.agent_loop``): the instance lives on an event loop of its own, in a daemon thread, as

@@ -49,6 +49,17 @@ def check_trainer_wiring(config: DictConfig) -> None:
         )
 
 
+def check_transfer_queue(config: DictConfig) -> None:
+    """The controller in the driver (srpo.verl_glue.tq_controller) has no Prometheus exporter."""
+    in_driver = OmegaConf.select(config, "transfer_queue.controller.in_driver", default=False)
+    if in_driver and OmegaConf.select(config, "transfer_queue.metrics.enabled", default=False):
+        raise PreflightError(
+            "transfer_queue.metrics.enabled=true needs TransferQueue's controller actor (its Prometheus "
+            "exporter is a Ray method of it), but transfer_queue.controller.in_driver=true runs the controller "
+            "in the driver. Set one of them to false."
+        )
+
+
 def _unknown_name(key: str, value: Any, valid: Collection[str], what: str) -> PreflightError:
     close = difflib.get_close_matches(str(value), list(valid), n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -263,6 +274,7 @@ def run_preflight(config: DictConfig) -> SRPOConfig:
     """All start-up checks, cheapest first. Returns the validated SRPO config."""
     srpo_config = check_srpo_section(config)
     check_trainer_wiring(config)
+    check_transfer_queue(config)
     check_finished_output(config)
     check_model_path(config)
     check_registered_names(config)

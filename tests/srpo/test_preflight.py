@@ -197,3 +197,24 @@ def test_main_fails_in_seconds_before_ray(good, tmp_path):
     # before Ray: the speed follows from that (about 18 s on an idle 2-core machine, most of it
     # importing verl); a wall-clock bound here would only measure the machine's load
     assert "ray" not in out.stdout.lower() and "Started a local Ray instance" not in out.stderr
+
+
+def test_transfer_queue_metrics_need_the_controller_actor(good):
+    with_metrics = [
+        *_base(good),
+        "+transfer_queue.controller.in_driver=true",
+        "transfer_queue.metrics.enabled=true",
+    ]
+    with pytest.raises(
+        PreflightError, match=r"transfer_queue\.metrics\.enabled=true .* Set one of them to false"
+    ):
+        run_preflight(_compose(with_metrics))
+    run_preflight(
+        _compose(
+            [
+                *_base(good),
+                "+transfer_queue.controller.in_driver=false",
+                "transfer_queue.metrics.enabled=true",
+            ]
+        )
+    )

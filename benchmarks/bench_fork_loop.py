@@ -14,8 +14,6 @@ the host's system python3 (the image's build on this machine) from the modules' 
 from __future__ import annotations
 
 import argparse
-import binascii
-import marshal
 import os
 import shutil
 import statistics
@@ -45,9 +43,7 @@ def counters(pid: int) -> tuple[int, int, float, float]:
 
 
 def start(python: str, helper: str) -> forkserver.ForkServer:
-    text = bundle.sources()
-    source = binascii.b2a_base64(marshal.dumps([(n, text[n]) for n in bundle.FORK_SERVER]), newline=False)
-    argv = [python, "-I", "-c", bundle.FORK_SERVER_BOOT, source.decode()]
+    argv = [python, "-I", "-c", bundle.FORK_SERVER_BOOT, bundle.payload(bundle.FORK_SERVER, as_source=True)]
     return forkserver.ForkServer(argv, dict(forkserver.ENV), set(), helper=helper)
 
 

@@ -66,10 +66,15 @@ def supervisor_source() -> str:
     return f"{_LOADER}_load({modules!r})\nsys.modules['sandbox.supervisor'].main()\n"
 
 
-def payload(names: tuple = RUNNER) -> str:
+def payload(names: tuple = RUNNER, as_source: bool = False) -> str:
     """Modules compiled and marshalled, base64: the argument after RUNNER_BOOT or FORK_SERVER_BOOT.
 
-    Marshal data is only ever loaded by the same interpreter that wrote it (the sandbox's)."""
+    Marshal data is only ever loaded by the same interpreter that wrote it (the sandbox's).
+    ``as_source``: the modules' source text instead of code, which any Python 3 loads (for an
+    interpreter other than this one, e.g. the host's python3 in tests and benchmarks)."""
     text = sources()
-    modules = [(name, compile(text[name], f"sandbox/{name}.py", "exec")) for name in names]
+    if as_source:
+        modules = [(name, text[name]) for name in names]
+    else:
+        modules = [(name, compile(text[name], f"sandbox/{name}.py", "exec")) for name in names]
     return binascii.b2a_base64(marshal.dumps(modules), newline=False).decode()

@@ -10,10 +10,8 @@ compiler (the image build compiles the same file). The servers run the host's sy
 
 from __future__ import annotations
 
-import binascii
 import contextlib
 import json
-import marshal
 import os
 import shutil
 import subprocess
@@ -97,9 +95,7 @@ def helper(tmp_path_factory) -> str:
 
 def _start(helper: str, role: str = "program") -> forkserver.ForkServer:
     """A server as the supervisor starts one; the modules travel as source, which any 3.x loads."""
-    text = bundle.sources()
-    source = marshal.dumps([(name, text[name]) for name in bundle.FORK_SERVER])
-    argv = [PYTHON, "-I", "-c", bundle.FORK_SERVER_BOOT, binascii.b2a_base64(source, newline=False).decode()]
+    argv = [PYTHON, "-I", "-c", bundle.FORK_SERVER_BOOT, bundle.payload(bundle.FORK_SERVER, as_source=True)]
     return forkserver.ForkServer(argv, dict(forkserver.ENV), set(), role=role, helper=helper)
 
 

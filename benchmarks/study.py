@@ -276,9 +276,7 @@ def _mean_sd(values: list[float]) -> str:
 def summarize(runs: list[RunResult], target: float, source: str | None = None) -> list[dict[str, Any]]:
     """One row per method: means ± sample standard deviation over its seeds."""
     rows = []
-    for method in sorted(
-        {r.method for r in runs}, key=lambda m: (METHODS.index(m) if m in METHODS else 99, m)
-    ):
+    for method in _methods(runs):
         group = [r for r in runs if r.method == method]
         reached = [(r, r.first_step_reaching(target, source)) for r in group]
         hit = [(r, s) for r, s in reached if s is not None]
@@ -340,8 +338,13 @@ def _sources(runs: list[RunResult]) -> list[str]:
     return sorted({s for r in runs for accs in r.held_out.values() for s in accs})
 
 
+def _method_order(method: str) -> tuple[int, str]:
+    """Sort key: the study's methods in METHODS order, any other after them by name."""
+    return (METHODS.index(method) if method in METHODS else 99, method)
+
+
 def _methods(runs: list[RunResult]) -> list[str]:
-    return sorted({r.method for r in runs}, key=lambda m: (METHODS.index(m) if m in METHODS else 99, m))
+    return sorted({r.method for r in runs}, key=_method_order)
 
 
 def _titled_table(title: str, header: list[str], rows: list[list[str]]) -> str:
@@ -482,6 +485,12 @@ def _run_key(r: RunResult) -> str:
     return f"{r.method}-s{r.seed}"
 
 
+def _split_run_key(key: str) -> tuple[str, int]:
+    """``_run_key``'s inverse: (method, seed)."""
+    method, seed = key.rsplit("-s", 1)
+    return method, int(seed)
+
+
 def merge_late(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
     """Two studies' late data as one: per method, the seeds of both (their run folders need not exist).
 
@@ -524,7 +533,7 @@ def late_tables(data: dict[str, Any], reference: str = "grpo") -> str:
     """The cost to reach each late target, final accuracy per source, and the differences against
     ``reference`` with a spread check, from ``late_data`` (or a merge of several)."""
     targets, rows, finals = data["targets"], data["late"], data["finals"]
-    methods = sorted(rows, key=lambda m: (METHODS.index(m) if m in METHODS else 99, m))
+    methods = sorted(rows, key=_method_order)
     keys = list(targets)
     parts = [
         f"Late targets: {data['frac']:g} x the best final held-out accuracy any run reached "
@@ -548,7 +557,7 @@ def late_tables(data: dict[str, Any], reference: str = "grpo") -> str:
     final_rows = []
     for m in methods:
         run_keys = sorted(
-            (k for k in data["epochs"] if k.rsplit("-s", 1)[0] == m), key=lambda k: int(k.rsplit("-s", 1)[1])
+            (k for k in data["epochs"] if _split_run_key(k)[0] == m), key=lambda k: _split_run_key(k)[1]
         )
         zero = [
             statistics.fmean(data["zero_adv_per_step"][k].values())
@@ -558,7 +567,7 @@ def late_tables(data: dict[str, Any], reference: str = "grpo") -> str:
         final_rows.append(
             [
                 m,
-                ",".join(k.rsplit("-s", 1)[1] for k in run_keys),
+                ",".join(str(_split_run_key(k)[1]) for k in run_keys),
                 *[_mean_sd(finals[m].get(k, [])) for k in ["all", *sources]],
                 _mean_sd(zero),
                 _mean_sd([float(len(data["epochs"][k])) for k in run_keys]),
